@@ -1,0 +1,21 @@
+"""NumPy backend: every method from scratch, with hand-written gradients.
+
+Imports only NumPy (and SciPy where a solver needs it) -- never TensorFlow or PyTorch. Each
+topic lives in a module named after it (``regbook.np.polynomial``, ``regbook.np.metrics``,
+...); the public names are re-exported here, so ``from regbook import np as rnp`` then
+``rnp.fit_polynomial(...)`` works.
+"""
+
+from regbook.np.bias_variance import BiasVariance, bias_variance_decomposition
+from regbook.np.metrics import accuracy, mse
+from regbook.np.polynomial import fit_polynomial, polynomial_features, predict_polynomial
+
+__all__ = [
+    "BiasVariance",
+    "bias_variance_decomposition",
+    "accuracy",
+    "mse",
+    "fit_polynomial",
+    "polynomial_features",
+    "predict_polynomial",
+]

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The project's two commands, each doing its own set-up (needs only Python 3 and git).
+
+    python3 tasks.py book   # build the HTML book into _build/html
+    python3 tasks.py test   # run the unit tests and execute every notebook (nbval)
+
+Both create ``.venv`` (override with REGBOOK_VENV) and ``pip install -e ".[all]"`` into it
+when it is missing or ``pyproject.toml`` changed since the last install. Extra arguments after
+``test`` go to pytest, e.g. ``python3 tasks.py test tests/test_data.py -x``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("REGBOOK_VENV", ROOT / ".venv"))
+BUILD = ROOT / "_build"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
+def _digest(paths) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(VENV)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log out of outputs
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def _run(*cmd: str) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, env=_env(), check=True)
+
+
+def setup() -> None:
+    """Create the virtual environment and install the project with all extras, if needed."""
+    stamp = VENV / ".regbook-installed"
+    want = _digest([ROOT / "pyproject.toml"])
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    if not (BIN / "python").exists():
+        print(f"+ creating virtual environment {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    _run(str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", ".[all]")
+    stamp.write_text(want)
+
+
+def book() -> None:
+    """Build the book; re-execute notebooks whose code or whose regbook changed."""
+    setup()
+    # jupyter-cache keys on code cells only: a change in regbook must clear it.
+    stamp = BUILD / ".regbook-package-digest"
+    want = _digest(list((ROOT / "regbook").rglob("*.py")))
+    if not stamp.exists() or stamp.read_text() != want:
+        shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
+    _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "-W", "-n", "--keep-going")
+    stamp.parent.mkdir(exist_ok=True)
+    stamp.write_text(want)
+    print(f"Book written to {BUILD / 'html' / 'index.html'}")
+
+
+def test(args: list[str]) -> None:
+    """Run pytest (unit tests and every notebook) on two workers."""
+    setup()
+    _run(str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadscope", *args)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"book", "test", "setup"}:
+        print(__doc__)
+        return 2
+    try:
+        if argv[0] == "book":
+            book()
+        elif argv[0] == "test":
+            test(argv[1:])
+        else:
+            setup()
+    except subprocess.CalledProcessError as err:
+        return err.returncode or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,84 @@
+"""The book's sources: every notebook is in the table of contents, stored without outputs,
+and the Overfitting chapter prints the same numbers when run twice."""
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def _toc_files() -> set[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {toc["root"]}
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.add(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part["chapters"])
+    walk(toc.get("chapters", []))
+    return files
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under book/"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = _toc_files()
+    missing = [str(p.relative_to(ROOT)) for p in NOTEBOOKS
+               if str(p.relative_to(ROOT).with_suffix("")) not in listed]
+    assert not missing, f"notebooks not in _toc.yml: {missing}"
+
+
+def test_every_toc_entry_exists():
+    for entry in _toc_files():
+        candidates = [ROOT / f"{entry}{ext}" for ext in (".md", ".ipynb")]
+        assert any(c.exists() for c in candidates), f"_toc.yml lists missing file {entry}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has stored outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+def _printed_and_glued(nb) -> list[str]:
+    """Text a reader sees: printed streams and glued values (figures excluded)."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stdout":
+                texts.append(out.text)
+            elif out.output_type in ("display_data", "execute_result"):
+                if "scrapbook" in out.get("metadata", {}) or "text/plain" in out.data:
+                    if "image/png" not in out.data:
+                        texts.append(out.data.get("text/plain", ""))
+    return texts
+
+
+def test_overfitting_chapter_prints_identical_numbers_twice():
+    from nbclient import NotebookClient
+
+    runs = []
+    for _ in range(2):
+        nb = nbformat.read(BOOK / "overfitting.ipynb", as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(BOOK)}}).execute()
+        runs.append(_printed_and_glued(nb))
+    numbers = [re.findall(r"-?\d+\.\d+", "".join(run)) for run in runs]
+    assert len(numbers[0]) > 20, "expected the chapter to print and glue many numbers"
+    assert runs[0] == runs[1]
