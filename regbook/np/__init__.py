@@ -7,6 +7,7 @@ topic lives in a module named after it (``regbook.np.polynomial``, ``regbook.np.
 """
 
 from regbook.np.bias_variance import BiasVariance, bias_variance_decomposition
+from regbook.np.gradcheck import numerical_gradient, rel_error
 from regbook.np.metrics import accuracy, mse
 from regbook.np.polynomial import fit_polynomial, polynomial_features, predict_polynomial
 
@@ -18,4 +19,11 @@ __all__ = [
     "fit_polynomial",
     "polynomial_features",
     "predict_polynomial",
+    "numerical_gradient",
+    "rel_error",
 ]
+
+# Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
+# --- L1 / L2 (penalties, linear solvers, fitters) ---
+# --- dropout / batch norm / network toolkit ---
+
