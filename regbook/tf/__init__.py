@@ -14,3 +14,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from regbook.tf.mlp import fit_classifier, make_mlp, predict_logits  # noqa: E402
 
 __all__ = ["make_mlp", "fit_classifier", "predict_logits"]
+
+# Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
+# --- L1 / L2 (penalties, weight decay, optimizers) ---
+# --- dropout / batch norm ---
+# --- early stopping / training loops ---
