@@ -9,4 +9,30 @@ __all__: list[str] = []
 
 # Each topic adds its imports below and extends __all__, in its own block.
 # --- L1 / L2 / weight decay (regbook.convert.penalties) ---
+from regbook.convert.penalties import (  # noqa: E402
+    PENALTY_FORMS,
+    keras_l1,
+    keras_l2,
+    lam_from_keras_l1,
+    lam_from_keras_l2,
+    lam_from_sklearn_lasso_alpha,
+    lam_from_sklearn_ridge_alpha,
+    lam_from_torch_weight_decay,
+    lams_from_sklearn_elasticnet,
+    penalty_coefficient,
+    rescale_lam,
+    sklearn_elasticnet_params,
+    sklearn_lasso_alpha,
+    sklearn_ridge_alpha,
+    torch_weight_decay,
+)
+
+__all__ += [
+    "keras_l1", "keras_l2", "lam_from_keras_l1", "lam_from_keras_l2",
+    "torch_weight_decay", "lam_from_torch_weight_decay",
+    "sklearn_lasso_alpha", "lam_from_sklearn_lasso_alpha",
+    "sklearn_ridge_alpha", "lam_from_sklearn_ridge_alpha",
+    "sklearn_elasticnet_params", "lams_from_sklearn_elasticnet",
+    "PENALTY_FORMS", "penalty_coefficient", "rescale_lam",
+]
 # --- batch norm (regbook.convert.batchnorm) ---

@@ -25,5 +25,8 @@ __all__ = [
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, linear solvers, fitters) ---
+from regbook.np.penalties import l1_grad, l1_penalty, l2_grad, l2_penalty, soft_threshold
+
+__all__ += ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold"]
 # --- dropout / batch norm / network toolkit ---
 
