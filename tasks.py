@@ -2,11 +2,14 @@
 """The project's two commands, each doing its own set-up (needs only Python 3 and git).
 
     python3 tasks.py book   # build the HTML book into _build/html
-    python3 tasks.py test   # run the unit tests and execute every notebook (nbval)
+    python3 tasks.py test   # build the book, then run the unit tests, every notebook (nbval)
+                            # and the browser test of every built page
+    python3 tasks.py setup  # only the set-up both of them start with
 
 Both create ``.venv`` (override with REGBOOK_VENV) and ``pip install -e ".[all]"`` into it
-when it is missing or ``pyproject.toml`` changed since the last install. Extra arguments after
-``test`` go to pytest, e.g. ``python3 tasks.py test tests/test_data.py -x``.
+when it is missing or ``pyproject.toml`` changed since the last install; the browser test needs
+Chromium, which set-up installs with apt-get when it runs as root on Debian. Extra arguments
+after ``test`` go to pytest, e.g. ``python3 tasks.py test tests/test_data.py -x``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,20 @@ def setup() -> None:
     stamp.write_text(want)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser test if it is missing and we may."""
+    if any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            print("+", " ".join(cmd), flush=True)
+            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    else:
+        print("note: no Chromium found and cannot install it; browser tests will skip",
+              flush=True)
+
+
 def book() -> None:
     """Build the book; re-execute notebooks whose code or whose regbook changed."""
     setup()
@@ -75,8 +92,10 @@ def book() -> None:
 
 
 def test(args: list[str]) -> None:
-    """Run pytest (unit tests and every notebook) on two workers."""
+    """Build the book, then run pytest (unit tests, notebooks, browser test) on two workers."""
     setup()
+    ensure_chromium()
+    book()
     _run(str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadscope", *args)
 
 

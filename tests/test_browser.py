@@ -1,0 +1,163 @@
+"""Open every page of the built book in a real browser (Chromium driven by Playwright).
+
+Fails on: a console error or page error; a request to any host but the local server; a MathJax
+error node or un-rendered math source; an image that did not load; an internal link whose page
+or anchor does not exist. Saves a screenshot of each page under ``_build/screenshots/``.
+
+Needs the built book (``python3 tasks.py test`` builds it first) and a Chromium binary (Debian's
+``chromium``; ``tasks.py`` installs it when it can). Without them the tests skip -- except under
+``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+PAGES = sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
+               if "_static" not in p.parts and "_sources" not in p.parts) if HTML.exists() else []
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+# Text outside code that still looks like TeX means MathJax did not typeset it.
+_RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\s][^$]*\$")
+_TEXT_OUTSIDE_CODE_JS = """() => {
+  const skip = new Set(['PRE', 'CODE', 'SCRIPT', 'STYLE', 'TEXTAREA', 'MJX-CONTAINER']);
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const out = [];
+  while (walker.nextNode()) {
+    let el = walker.currentNode.parentElement, inside = false;
+    while (el) { if (skip.has(el.tagName)) { inside = true; break; } el = el.parentElement; }
+    if (!inside) out.push(walker.currentNode.textContent);
+  }
+  return out.join(' ');
+}"""
+_WAIT_MATHJAX_JS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  return true;
+}"""
+_IMAGES_JS = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(imgs.map(img => img.complete ? null :
+      new Promise(r => { img.onload = r; img.onerror = r; })));
+  return imgs.map(img => [img.currentSrc || img.src, img.naturalWidth]);
+}"""
+
+
+def _require(condition: bool, why: str) -> None:
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+def _chromium() -> str | None:
+    for name in (os.environ.get("REGBOOK_CHROMIUM"), "chromium", "chromium-browser",
+                 "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def server():
+    _require(bool(PAGES), f"no built book in {HTML}: run `python3 tasks.py book` first")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    _require(executable is not None, "no Chromium found (install Debian's `chromium`)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _anchor_exists(page_file: Path, fragment: str) -> bool:
+    text = page_file.read_text(errors="replace")
+    frag = re.escape(html.escape(fragment, quote=True))
+    return re.search(rf'\b(id|name)="{frag}"', text) is not None
+
+
+def _check_internal_link(url: str, base: str) -> str | None:
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    target = HTML / path.lstrip("/")
+    if path.endswith("/"):
+        target = target / "index.html"
+    if not target.exists():
+        return f"broken link {url}: {target.relative_to(HTML)} does not exist"
+    if parts.fragment and target.suffix == ".html" and not _anchor_exists(target, unquote(parts.fragment)):
+        return f"broken anchor {url}"
+    return None
+
+
+def test_the_book_was_built():
+    _require(bool(PAGES), f"no built book in {HTML}: run `python3 tasks.py book` first")
+    assert "index.html" in PAGES
+
+
+@pytest.mark.parametrize("page_path", PAGES or ["<no built book>"])
+def test_page_renders_offline_without_errors(page_path, server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("request", lambda r: problems.append(f"request to another host: {r.url}")
+            if not (r.url.startswith(server) or r.url.startswith("data:")) else None)
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    try:
+        response = page.goto(f"{server}/{page_path}", wait_until="networkidle")
+        assert response is not None and response.ok, f"{page_path} answered {response}"
+        page.evaluate(_WAIT_MATHJAX_JS)
+        errors = page.locator("mjx-merror, [data-mjx-error]").count()
+        if errors:
+            problems.append(f"{errors} MathJax error node(s)")
+        raw = _RAW_MATH.findall(page.evaluate(_TEXT_OUTSIDE_CODE_JS))
+        if raw:
+            problems.append(f"un-rendered math source: {raw[:5]}")
+        for src, width in page.evaluate(_IMAGES_JS):
+            if width == 0:
+                problems.append(f"image did not load: {src}")
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        for href in set(hrefs):
+            if href.startswith(server):
+                problem = _check_internal_link(href[len(server):], server)
+                if problem:
+                    problems.append(problem)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / (page_path.replace("/", "__")[:-5] + ".png")),
+                        full_page=True)
+    finally:
+        page.close()
+    assert not problems, f"{page_path}:\n" + "\n".join(problems)
