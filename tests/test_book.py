@@ -82,3 +82,17 @@ def test_overfitting_chapter_prints_identical_numbers_twice():
     numbers = [re.findall(r"-?\d+\.\d+", "".join(run)) for run in runs]
     assert len(numbers[0]) > 20, "expected the chapter to print and glue many numbers"
     assert runs[0] == runs[1]
+
+
+def _repository_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_hidden_colab_install_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "google.colab" in first_code.source, f"{path.name}: first code cell is not the Colab cell"
+    assert f"git+{_repository_url()}" in first_code.source, \
+        f"{path.name}: Colab cell does not install from _config.yml's repository.url"
+    assert "remove-cell" in first_code.metadata.get("tags", []), f"{path.name}: Colab cell visible"
