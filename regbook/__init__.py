@@ -9,6 +9,7 @@ Layout (one guess should find anything):
 - :mod:`regbook.data`  -- deterministic, offline data sets (synthetic and scikit-learn's bundled).
 - :mod:`regbook.plot`  -- the book's one matplotlib look.
 - :func:`regbook.seed_everything` -- seed Python, NumPy and any loaded framework.
+- :class:`regbook.EarlyStopping` -- Keras 3's early stopping rule, for any training loop.
 
 ``import regbook`` never imports TensorFlow or PyTorch: the backends are loaded on first
 attribute access (``regbook.torch``) or an explicit ``import regbook.torch``.
@@ -19,11 +20,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from regbook.early_stopping import EarlyStopping
 from regbook.seeding import seed_everything
 
 __version__ = "0.1.0"
 
-__all__ = ["seed_everything", "__version__", "np", "torch", "tf", "data", "plot"]
+__all__ = ["EarlyStopping", "seed_everything", "__version__", "np", "torch", "tf", "data", "plot"]
 
 _LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot"}
 

@@ -36,3 +36,20 @@ __all__ += [
     "PENALTY_FORMS", "penalty_coefficient", "rescale_lam",
 ]
 # --- batch norm (regbook.convert.batchnorm) ---
+from regbook.convert.batchnorm import (  # noqa: E402
+    biased_variance,
+    keras_bn_kwargs_from_torch,
+    keras_bn_momentum,
+    torch_bn_kwargs_from_keras,
+    torch_bn_momentum,
+    unbiased_variance,
+)
+
+__all__ += [
+    "keras_bn_momentum",
+    "torch_bn_momentum",
+    "unbiased_variance",
+    "biased_variance",
+    "keras_bn_kwargs_from_torch",
+    "torch_bn_kwargs_from_keras",
+]

@@ -25,8 +25,64 @@ __all__ = [
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, linear solvers, fitters) ---
-from regbook.np.penalties import l1_grad, l1_penalty, l2_grad, l2_penalty, soft_threshold
+from regbook.np.weight_decay import (  # noqa: E402  (optimizer update rules with weight decay)
+    AdamState,
+    adam_init,
+    adam_step,
+    keras_adam_step,
+    keras_sgd_step,
+    optimizer_trajectory,
+    sgd_momentum_step,
+    sgd_step,
+)
+
+__all__ += ["AdamState", "adam_init", "sgd_step", "sgd_momentum_step", "adam_step",
+            "keras_sgd_step", "keras_adam_step", "optimizer_trajectory"]
+from regbook.np.penalties import (  # noqa: E402
+    l1_grad,
+    l1_penalty,
+    l2_grad,
+    l2_penalty,
+    soft_threshold,
+)
 
 __all__ += ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold"]
+from regbook.np.linear import (  # noqa: E402
+    duality_gap,
+    elastic_net,
+    lasso,
+    lasso_objective,
+    lasso_path,
+    ridge,
+)
+
+__all__ += ["ridge", "lasso", "elastic_net", "lasso_path", "lasso_objective", "duality_gap"]
+from regbook.np.fitters import (  # noqa: E402
+    FitPath,
+    fista,
+    gradient_descent,
+    ista,
+    lipschitz_constant,
+    subgradient_descent,
+)
+
+__all__ += ["FitPath", "gradient_descent", "subgradient_descent", "ista", "fista",
+            "lipschitz_constant"]
 # --- dropout / batch norm / network toolkit ---
+from regbook.np.dropout import dropout_backward, dropout_forward, dropout_mask  # noqa: E402
+from regbook.np.layers import (  # noqa: E402
+    Dropout, Layer, Linear, ReLU, Sequential, make_dropout_mlp, make_mlp,
+)
+from regbook.np.losses import log_softmax, softmax, softmax_cross_entropy  # noqa: E402
+from regbook.np.optimizers import SGD, Adam  # noqa: E402
+from regbook.np.training import evaluate_classifier, fit_classifier, predict_logits  # noqa: E402
+
+__all__ += ["dropout_forward", "dropout_backward", "dropout_mask", "Layer", "Linear", "ReLU",
+            "Dropout", "Sequential", "make_mlp", "make_dropout_mlp", "log_softmax", "softmax",
+            "softmax_cross_entropy", "SGD", "Adam", "fit_classifier", "predict_logits",
+            "evaluate_classifier"]
+
+from regbook.np.batchnorm import BatchNorm, batchnorm_backward, batchnorm_forward  # noqa: E402
+
+__all__ += ["batchnorm_forward", "batchnorm_backward", "BatchNorm"]
 

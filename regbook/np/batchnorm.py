@@ -235,8 +235,13 @@ class BatchNorm:
         return f"BatchNorm({self.num_features}, momentum={self.momentum}, eps={self.eps})"
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """Normalise ``x``: batch statistics if ``training`` (and update the running ones),
-        running statistics otherwise. Returns an array of ``x``'s shape and dtype."""
+        """Normalise ``x`` (``(N, num_features)`` or ``(N, num_features, H, W)``).
+
+        With ``training=True`` the batch's own statistics are used and the running ones then
+        updated; with ``training=False`` the running statistics are used and nothing changes.
+        Returns an array of ``x``'s shape and dtype. Invalid input (a wrong shape, non-finite
+        values, one value per feature in training mode) raises before anything is modified.
+        """
         if not isinstance(training, (bool, np.bool_)):
             raise TypeError(f"training must be a bool, got {type(training).__name__}")
         x = _check_input(x)

@@ -161,5 +161,6 @@ def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
     if mask is None:
         return dout * scale
     if dout.shape != mask.shape:
-        raise ValueError(f"dout must have the forward output's shape {mask.shape}, got {dout.shape}")
+        raise ValueError(
+            f"dout must have the forward output's shape {mask.shape}, got {dout.shape}")
     return ((dout * mask) * scale).astype(dout.dtype, copy=False)

@@ -17,5 +17,27 @@ __all__ = ["make_mlp", "fit_classifier", "predict_logits"]
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, weight decay, optimizers) ---
+from regbook.tf.linear import fit_linear, fit_penalized, make_linear  # noqa: E402
+from regbook.tf.penalties import (  # noqa: E402
+    exclude_from_weight_decay,
+    l1_l2_regularizer,
+    l1_penalty,
+    l1_regularizer,
+    l2_penalty,
+    l2_regularizer,
+    set_kernel_regularizers,
+    split_decay_params,
+)
+
+__all__ += ["l1_penalty", "l2_penalty", "split_decay_params", "exclude_from_weight_decay",
+            "l1_regularizer", "l2_regularizer", "l1_l2_regularizer", "set_kernel_regularizers",
+            "make_linear", "fit_penalized", "fit_linear"]
 # --- dropout / batch norm ---
+from regbook.tf.dropout import Dropout, make_dropout_mlp, mask_from_ones  # noqa: E402
+
+__all__ += ["Dropout", "mask_from_ones", "make_dropout_mlp"]
+
+from regbook.tf.batchnorm import BatchNorm  # noqa: E402
+
+__all__ += ["BatchNorm"]
 # --- early stopping / training loops ---

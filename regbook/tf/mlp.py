@@ -74,6 +74,10 @@ class _EpochRecorder(keras.callbacks.Callback):
                 loss, acc = _loss_and_accuracy(self.model, *data)
                 self.history[prefix + "loss"].append(loss)
                 self.history[prefix + "accuracy"].append(acc)
+                if logs is not None:
+                    # Later callbacks (keras.callbacks.EarlyStopping, ...) receive this same
+                    # dict, so they monitor exactly the numbers of the returned history.
+                    logs[prefix + "loss"], logs[prefix + "accuracy"] = loss, acc
 
 
 def fit_classifier(
@@ -87,12 +91,26 @@ def fit_classifier(
     lr: float = 1e-3,
     batch_size: int = 32,
     seed: int = 0,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    progress: bool = False,
 ) -> dict[str, list[float]]:
     r"""Train a classifier with Adam on the mean softmax cross-entropy using ``model.fit``.
 
     .. math:: L(\theta) = -\frac{1}{n}\sum_i \log \operatorname{softmax}(f_\theta(x_i))_{y_i}
 
     Keras shuffles the examples every epoch from its global seed, set here from ``seed``.
+
+    Parameters
+    ----------
+    callbacks : list of keras.callbacks.Callback, optional
+        Passed to ``model.fit`` after the callback that measures the history; that one writes
+        its measurements into each epoch's ``logs`` under the history's keys, so Keras's own
+        ``keras.callbacks.EarlyStopping(monitor="val_loss", restore_best_weights=True)`` stops
+        on, and restores according to, exactly the values returned here (Keras's own
+        ``loss`` log would otherwise be the running mean over the epoch's batches in training
+        mode).
+    progress : bool
+        Show Keras's progress bar (``verbose=1``); off by default (``verbose=0``).
 
     Returns
     -------
@@ -105,12 +123,19 @@ def fit_classifier(
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     lr = check_float(lr, "lr", minimum=0.0, include_min=False)
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        if not isinstance(cb, keras.callbacks.Callback):
+            raise TypeError(f"callbacks must hold keras.callbacks.Callback objects, got "
+                            f"{type(cb).__name__}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be a bool, got {type(progress).__name__} {progress!r}")
     seed_everything(seed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=lr),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     recorder = _EpochRecorder((X_train, y_train), validation)
-    model.fit(X_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-              callbacks=[recorder])
+    model.fit(X_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
+              verbose=1 if progress else 0, callbacks=[recorder, *callbacks])
     return recorder.history

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from regbook._validate import (
     check_array,
@@ -14,6 +15,7 @@ from regbook._validate import (
     check_float,
     check_int,
 )
+from regbook.early_stopping import EarlyStopping
 from regbook.seeding import seed_everything
 
 __all__ = ["make_mlp", "fit_classifier", "predict_logits"]
@@ -76,6 +78,9 @@ def fit_classifier(
     batch_size: int = 32,
     weight_decay: float = 0.0,
     seed: int = 0,
+    early_stopping: EarlyStopping | None = None,
+    monitor: str = "val_loss",
+    progress: bool = False,
 ) -> dict[str, list[float]]:
     r"""Train a classifier with Adam on the mean softmax cross-entropy, in mini-batches.
 
@@ -84,6 +89,19 @@ def fit_classifier(
     The examples are reshuffled every epoch by a generator seeded with ``seed``, so a re-run
     gives the same numbers. ``weight_decay`` is passed to ``torch.optim.Adam`` (coupled L2,
     see the conventions).
+
+    Parameters
+    ----------
+    early_stopping : regbook.EarlyStopping, optional
+        Reset at the start (as Keras does in ``on_train_begin``), then after each epoch
+        ``early_stopping.update(history[monitor][-1], weights=model.state_dict())``; training
+        stops when it returns ``True``. At the end, if ``early_stopping.restore_best_weights``
+        and it holds best weights (a deep copy of the best epoch's ``state_dict``), they are
+        loaded back into ``model`` -- even without an early stop, as Keras 3 does.
+    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}
+        The history entry passed to ``early_stopping`` (``val_*`` needs validation data).
+    progress : bool
+        Show a tqdm progress bar over the epochs (off by default).
 
     Returns
     -------
@@ -97,6 +115,8 @@ def fit_classifier(
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     lr = check_float(lr, "lr", minimum=0.0, include_min=False)
     weight_decay = check_float(weight_decay, "weight_decay", minimum=0.0)
+    _check_early_stopping(early_stopping, monitor, validation is not None)
+    progress = _check_bool(progress, "progress")
     X_tr, y_tr = torch.from_numpy(X_train), torch.from_numpy(y_train)
     if validation is not None:
         validation = tuple(torch.from_numpy(a) for a in validation)
@@ -106,8 +126,10 @@ def fit_classifier(
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
     if validation is not None:
         history.update(val_loss=[], val_accuracy=[])
+    if early_stopping is not None:
+        early_stopping.reset()
     model.train()
-    for _ in range(epochs):
+    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
         order = torch.randperm(len(X_tr), generator=gen)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
@@ -118,7 +140,34 @@ def fit_classifier(
         _record(history, "", _loss_and_accuracy(model, X_tr, y_tr))
         if validation is not None:
             _record(history, "val_", _loss_and_accuracy(model, *validation))
+        if early_stopping is not None and early_stopping.update(
+                history[monitor][-1], weights=model.state_dict()):
+            break
+    if (early_stopping is not None and early_stopping.restore_best_weights
+            and early_stopping.best_weights is not None):
+        model.load_state_dict(early_stopping.best_weights)
     return history
+
+
+_MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def _check_early_stopping(early_stopping, monitor: str, has_validation: bool) -> None:
+    if early_stopping is None:
+        return
+    if not isinstance(early_stopping, EarlyStopping):
+        raise TypeError("early_stopping must be a regbook.EarlyStopping or None, got "
+                        f"{type(early_stopping).__name__}")
+    if monitor not in _MONITORS:
+        raise ValueError(f"monitor must be one of {_MONITORS}, got {monitor!r}")
+    if monitor.startswith("val_") and not has_validation:
+        raise ValueError(f"monitor={monitor!r} needs X_val and y_val")
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def _record(history: dict[str, list[float]], prefix: str, values: tuple[float, float]) -> None:

@@ -1,0 +1,398 @@
+"""Ridge, lasso, elastic net, the lasso path and the path-recording fitters (regbook.np).
+
+The gold models are scikit-learn's solvers run to a tiny tolerance, after the documented
+conversion of the strength (regbook.convert): Lasso(alpha = lam), Ridge(alpha = n lam),
+ElasticNet(alpha = lam1 + lam2, l1_ratio = lam1 / alpha).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import ElasticNet, Lasso, Ridge
+from sklearn.linear_model import lasso_path as sklearn_lasso_path
+
+from regbook import convert, data
+from regbook import np as rnp
+
+GOLD_TOL = 1e-15          # scikit-learn's relative duality-gap tolerance for the references
+FRACTIONS = (0.5, 0.1, 0.02, 0.005)   # lam as a fraction of lam_max
+
+
+def _diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X, y
+
+
+def _sparse_wide():            # n < p, known sparse support
+    X, y, _ = data.make_sparse_regression(50, 200, 5, noise=0.5, seed=1)
+    return X, y
+
+
+def _correlated():             # strongly equicorrelated features
+    X, y, _ = data.make_sparse_regression(80, 40, 8, noise=0.5, correlation=0.9, seed=2)
+    return X, y
+
+
+DATASETS = {"diabetes": _diabetes, "sparse n<p": _sparse_wide, "correlated": _correlated}
+
+
+def lam_max(X, y):
+    Xc, yc = X - X.mean(0), y - y.mean()
+    return np.abs(Xc.T @ yc).max() / len(y)
+
+
+def gold_lasso(X, y, lam, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # ConvergenceWarning at the tiny tolerance
+        model = Lasso(alpha=convert.sklearn_lasso_alpha(lam), tol=GOLD_TOL, max_iter=200_000,
+                      **kwargs).fit(X, y)
+    return model.coef_, model.intercept_
+
+
+# --- ridge -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("lam", [1e-3, 0.1, 10.0])
+def test_ridge_matches_sklearn_ridge_after_conversion(name, lam):
+    X, y = DATASETS[name]()
+    coef, intercept = rnp.ridge(X, y, lam)
+    gold = Ridge(alpha=convert.sklearn_ridge_alpha(lam, len(y)), solver="svd").fit(X, y)
+    np.testing.assert_allclose(coef, gold.coef_, rtol=1e-8, atol=1e-10)
+    assert intercept == pytest.approx(gold.intercept_, rel=1e-10, abs=1e-10)
+
+
+def test_ridge_without_intercept_matches_sklearn():
+    X, y = _correlated()
+    coef, intercept = rnp.ridge(X, y, 0.05, fit_intercept=False)
+    gold = Ridge(alpha=0.05 * len(y), fit_intercept=False, solver="svd").fit(X, y)
+    np.testing.assert_allclose(coef, gold.coef_, rtol=1e-9, atol=1e-12)
+    assert intercept == 0.0
+
+
+def test_ridge_with_more_features_than_rows_matches_the_dual_formula():
+    # w = X^T (X X^T + n lam I)^{-1} y: an (n, n) system, exact for n < p.
+    X, y = _sparse_wide()
+    lam = 0.01
+    Xc, yc = X - X.mean(0), y - y.mean()
+    dual = Xc.T @ np.linalg.solve(Xc @ Xc.T + len(y) * lam * np.eye(len(y)), yc)
+    np.testing.assert_allclose(rnp.ridge(X, y, lam)[0], dual, rtol=1e-9, atol=1e-12)
+
+
+def test_ridge_gradient_vanishes_at_the_solution():
+    X, y = _diabetes()
+    lam = 0.02
+    coef, intercept = rnp.ridge(X, y, lam)
+    r = X @ coef + intercept - y
+    np.testing.assert_allclose(X.T @ r / len(y) + lam * coef, 0.0, atol=1e-9)
+    assert abs(r.mean()) < 1e-9                         # intercept not penalised
+
+
+def test_ridge_with_zero_lam_is_minimum_norm_least_squares():
+    X, y = _sparse_wide()
+    Xc, yc = X - X.mean(0), y - y.mean()
+    np.testing.assert_allclose(rnp.ridge(X, y, 0.0)[0], np.linalg.pinv(Xc) @ yc, atol=1e-9)
+
+
+# --- lasso -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("fraction", FRACTIONS)
+def test_lasso_matches_sklearn_lasso(name, fraction):
+    X, y = DATASETS[name]()
+    lam = fraction * lam_max(X, y)
+    coef, intercept = rnp.lasso(X, y, lam)
+    gold_coef, gold_intercept = gold_lasso(X, y, lam)
+    ours = rnp.lasso_objective(X, y, coef, intercept, lam)
+    gold = rnp.lasso_objective(X, y, gold_coef, gold_intercept, lam)
+    assert ours <= gold * (1 + 1e-9)                   # at least as good, to 1e-9 relative
+    assert ours == pytest.approx(gold, rel=1e-9)
+    np.testing.assert_allclose(coef, gold_coef, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(coef != 0, gold_coef != 0)    # same exact zeros
+    assert intercept == pytest.approx(gold_intercept, abs=1e-6)
+
+
+def test_lasso_without_intercept_matches_sklearn():
+    X, y = _correlated()
+    y = y + 3.0
+    lam = 0.05 * lam_max(X, y)
+    coef, intercept = rnp.lasso(X, y, lam, fit_intercept=False)
+    gold_coef, _ = gold_lasso(X, y, lam, fit_intercept=False)
+    assert intercept == 0.0
+    np.testing.assert_allclose(coef, gold_coef, atol=1e-6)
+    np.testing.assert_array_equal(coef != 0, gold_coef != 0)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_lasso_is_all_zeros_from_lam_max_on(name):
+    X, y = DATASETS[name]()
+    coef, intercept = rnp.lasso(X, y, lam_max(X, y))
+    assert np.count_nonzero(coef) == 0
+    assert intercept == pytest.approx(y.mean())
+    assert np.count_nonzero(rnp.lasso(X, y, 0.99 * lam_max(X, y))[0]) >= 1
+
+
+@settings(max_examples=25)
+@given(st.integers(5, 40), st.integers(1, 30), st.floats(0.0, 0.95), st.floats(0.001, 1.0),
+       st.integers(0, 10_000))
+def test_lasso_solution_satisfies_the_optimality_conditions(n, p, rho, fraction, seed):
+    # KKT: x_j^T r / n = lam sign(w_j) on the support, |x_j^T r / n| <= lam off it.
+    # tol=0: stop only when the active-set search has solved the problem exactly.
+    X, y, _ = data.make_sparse_regression(n, p, min(3, p), noise=0.3, correlation=rho,
+                                          seed=seed)
+    lam = fraction * lam_max(X, y) + 1e-12
+    coef, intercept = rnp.lasso(X, y, lam, tol=0.0)
+    corr = X.T @ (y - X @ coef - intercept) / n
+    scale = lam + 1e-9 * np.abs(corr).max()
+    support = coef != 0
+    np.testing.assert_allclose(corr[support], lam * np.sign(coef[support]), atol=1e-8 * scale)
+    assert np.all(np.abs(corr[~support]) <= lam + 1e-8 * scale)
+    assert rnp.duality_gap(X, y, coef, lam) <= 1e-10 * np.var(y) + 1e-12
+
+
+def test_lasso_duality_gap_certifies_the_tolerance():
+    X, y = _diabetes()
+    for tol in (1e-4, 1e-10):
+        coef, _ = rnp.lasso(X, y, 0.05, tol=tol)
+        yc = y - y.mean()
+        assert 0.0 <= rnp.duality_gap(X, y, coef, 0.05) <= tol * (yc @ yc) / len(y)
+
+
+def test_lasso_with_zero_lam_is_least_squares():
+    X, y = _diabetes()
+    coef, intercept = rnp.lasso(X, y, 0.0)
+    ols = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)[0]
+    np.testing.assert_allclose(np.append(coef, intercept), ols, rtol=1e-8)
+
+
+def test_lasso_handles_duplicated_features():
+    # Singular Gram matrix: the objective is still matched exactly.
+    X, y = _diabetes()
+    X2 = np.column_stack([X, X[:, 2]])
+    lam = 0.1
+    coef, intercept = rnp.lasso(X2, y, lam)
+    gold_coef, gold_intercept = gold_lasso(X2, y, lam)
+    assert rnp.lasso_objective(X2, y, coef, intercept, lam) == pytest.approx(
+        rnp.lasso_objective(X2, y, gold_coef, gold_intercept, lam), rel=1e-9)
+    np.testing.assert_allclose(coef[[2]] + coef[[10]], gold_coef[[2]] + gold_coef[[10]],
+                               atol=1e-6)
+
+
+def test_lasso_warns_when_it_runs_out_of_iterations():
+    X, y = _sparse_wide()
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        rnp.lasso(X, y, 0.001 * lam_max(X, y), max_iter=1, tol=0.0)
+
+
+# --- elastic net -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("lam1, lam2", [(0.1, 0.1), (0.02, 0.5), (0.3, 0.01)])
+def test_elastic_net_matches_sklearn_after_conversion(name, lam1, lam2):
+    X, y = DATASETS[name]()
+    lam1 = lam1 * lam_max(X, y)
+    coef, intercept = rnp.elastic_net(X, y, lam1, lam2)
+    alpha, l1_ratio = convert.sklearn_elasticnet_params(lam1, lam2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gold = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=GOLD_TOL,
+                          max_iter=200_000).fit(X, y)
+    ours = rnp.lasso_objective(X, y, coef, intercept, lam1, lam2)
+    theirs = rnp.lasso_objective(X, y, gold.coef_, gold.intercept_, lam1, lam2)
+    assert ours == pytest.approx(theirs, rel=1e-9)
+    np.testing.assert_allclose(coef, gold.coef_, atol=1e-6)
+    np.testing.assert_array_equal(coef != 0, gold.coef_ != 0)
+
+
+def test_elastic_net_without_l1_is_ridge():
+    X, y = _correlated()
+    np.testing.assert_allclose(rnp.elastic_net(X, y, 0.0, 0.3)[0], rnp.ridge(X, y, 0.3)[0])
+
+
+def test_elastic_net_without_l2_is_the_lasso():
+    X, y = _correlated()
+    np.testing.assert_allclose(rnp.elastic_net(X, y, 0.05, 0.0)[0], rnp.lasso(X, y, 0.05)[0])
+
+
+# --- lasso path --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_lasso_path_matches_sklearn_lasso_path(name):
+    # sklearn's lasso_path does not centre: give it centred data. precompute=False: its
+    # Gram-matrix variant stalls about 1e-9 (relative) short of the optimum on diabetes.
+    X, y = DATASETS[name]()
+    Xc, yc = X - X.mean(0), y - y.mean()
+    lams = lam_max(X, y) * np.geomspace(1.0, 1e-3, 25)
+    coefs, intercepts = rnp.lasso_path(X, y, lams)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, gold, _ = sklearn_lasso_path(Xc, yc, alphas=lams, tol=GOLD_TOL, max_iter=200_000,
+                                        precompute=False)
+    np.testing.assert_allclose(coefs, gold.T, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(coefs != 0, gold.T != 0)
+    np.testing.assert_allclose(intercepts, y.mean() - coefs @ X.mean(0))
+
+
+def test_lasso_path_rows_equal_single_fits_in_any_order():
+    X, y = _correlated()
+    lams = np.array([0.01, 0.5, 0.1, 0.05])
+    coefs, intercepts = rnp.lasso_path(X, y, lams)
+    for lam, coef, intercept in zip(lams, coefs, intercepts):
+        single, single_b = rnp.lasso(X, y, lam)
+        np.testing.assert_allclose(coef, single, atol=1e-9)
+        assert intercept == pytest.approx(single_b, abs=1e-9)
+
+
+def test_lasso_path_support_shrinks_with_lam_on_diabetes():
+    X, y = _diabetes()
+    lams = lam_max(X, y) * np.geomspace(1.0, 1e-3, 30)
+    sizes = np.count_nonzero(rnp.lasso_path(X, y, lams)[0], axis=1)
+    assert sizes[0] == 0 and sizes[-1] == X.shape[1]
+    assert np.all(np.diff(sizes) >= -1)       # mostly monotone (the lasso path may drop one)
+
+
+# --- fitters -----------------------------------------------------------------------------------
+
+def test_ista_and_fista_converge_to_the_lasso_solution():
+    X, y, _ = data.make_sparse_regression(100, 20, 5, noise=0.5, seed=3)
+    lam = 0.1 * lam_max(X, y)
+    coef, intercept = rnp.lasso(X, y, lam)
+    for fitter in (rnp.ista, rnp.fista):
+        path = fitter(X, y, lam, n_steps=1000)
+        np.testing.assert_allclose(path.coef, coef, atol=1e-6)
+        assert path.intercept == pytest.approx(intercept, abs=1e-6)
+        np.testing.assert_array_equal(path.coef != 0, coef != 0)
+
+
+def test_ista_objective_never_increases():
+    X, y = _diabetes()
+    path = rnp.ista(X, y, 0.5, n_steps=300)
+    assert np.all(np.diff(path.losses) <= 1e-12 * path.losses[:-1])
+    assert path.losses.shape == (301,) and path.coefs.shape == (301, X.shape[1])
+
+
+def test_ista_records_the_book_objective():
+    X, y = _correlated()
+    path = rnp.ista(X, y, 0.2, lam2=0.1, n_steps=5)
+    for k in range(6):
+        assert path.losses[k] == pytest.approx(rnp.lasso_objective(
+            X, y, path.coefs[k], path.intercepts[k], 0.2, 0.1))
+
+
+def test_ista_step_is_soft_thresholded_gradient_step():
+    X, y = _correlated()
+    lr = 0.01
+    path = rnp.ista(X, y, 0.3, lr=lr, n_steps=1, fit_intercept=False)
+    grad = X.T @ (X @ np.zeros(X.shape[1]) - y) / len(y)
+    np.testing.assert_allclose(path.coef, rnp.soft_threshold(-lr * grad, lr * 0.3))
+
+
+def test_subgradient_descent_never_reaches_exact_zeros():
+    X, y = _sparse_wide()
+    lam = 0.1 * lam_max(X, y)
+    sub = rnp.subgradient_descent(X, y, lam, n_steps=500)
+    prox = rnp.ista(X, y, lam, n_steps=500)
+    assert np.count_nonzero(sub.coef == 0) == 0
+    assert np.count_nonzero(prox.coef == 0) > X.shape[1] // 2
+
+
+def test_subgradient_step_uses_sign_of_w():
+    X, y = _correlated()
+    w0 = np.linspace(-1, 1, X.shape[1])
+    path = rnp.subgradient_descent(X, y, 0.3, lr=0.01, n_steps=1, w0=w0, fit_intercept=False)
+    grad = X.T @ (X @ w0 - y) / len(y) + 0.3 * np.sign(w0)
+    np.testing.assert_allclose(path.coef, w0 - 0.01 * grad)
+
+
+def test_gradient_descent_converges_to_ridge():
+    X, y = _diabetes()
+    path = rnp.gradient_descent(X, y, lam2=0.01, n_steps=20_000)
+    coef, intercept = rnp.ridge(X, y, 0.01)
+    np.testing.assert_allclose(path.coef, coef, rtol=1e-6, atol=1e-6)
+    assert path.intercept == pytest.approx(intercept, rel=1e-8)
+
+
+def test_gradient_descent_with_l2_is_weight_decay():
+    X, y = _correlated()
+    lr, lam2 = 0.05, 0.2
+    w0 = np.linspace(-1, 1, X.shape[1])
+    path = rnp.gradient_descent(X, y, lam2=lam2, lr=lr, n_steps=1, w0=w0, fit_intercept=False)
+    grad_loss = X.T @ (X @ w0 - y) / len(y)
+    np.testing.assert_allclose(path.coef, (1 - lr * lam2) * w0 - lr * grad_loss)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+X_OK, Y_OK = np.arange(12.0).reshape(4, 3) ** 0.5, np.array([1.0, 2.0, 0.5, 3.0])
+
+SOLVERS = {
+    "ridge": lambda X, y, lam, **kw: rnp.ridge(X, y, lam, **kw),
+    "lasso": lambda X, y, lam, **kw: rnp.lasso(X, y, lam, **kw),
+    "elastic_net": lambda X, y, lam, **kw: rnp.elastic_net(X, y, lam, 0.1, **kw),
+    "lasso_path": lambda X, y, lam, **kw: rnp.lasso_path(X, y, [lam], **kw),
+    "ista": lambda X, y, lam, **kw: rnp.ista(X, y, lam, n_steps=2, **kw),
+    "subgradient_descent": lambda X, y, lam, **kw: rnp.subgradient_descent(X, y, lam,
+                                                                          n_steps=2, **kw),
+}
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("lam, error", [(-0.1, ValueError), (float("nan"), ValueError),
+                                        (float("inf"), ValueError)])
+def test_bad_lam_is_rejected(solver, lam, error):
+    with pytest.raises(error, match="lam"):
+        SOLVERS[solver](X_OK, Y_OK, lam)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("X, y, error, match", [
+    (X_OK, Y_OK[:3], ValueError, "same number of rows"),
+    (X_OK[0], Y_OK, ValueError, "X must be 2-dimensional"),
+    (X_OK, Y_OK[:, None], ValueError, "y must be 1-dimensional"),
+    (np.empty((0, 3)), np.empty(0), ValueError, "empty"),
+    (X_OK.astype(str), Y_OK, TypeError, "X must hold real numbers"),
+    (X_OK, Y_OK.astype(object), TypeError, "y must hold real numbers"),
+    (np.where(X_OK > 1, np.nan, X_OK), Y_OK, ValueError, "X must contain only finite"),
+    (X_OK, np.array([1.0, np.inf, 0.0, 0.0]), ValueError, "y must contain only finite"),
+])
+def test_bad_data_is_rejected(solver, X, y, error, match):
+    with pytest.raises(error, match=match):
+        SOLVERS[solver](X, y, 0.1)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_non_bool_fit_intercept_is_rejected(solver):
+    with pytest.raises(TypeError, match="fit_intercept"):
+        SOLVERS[solver](X_OK, Y_OK, 0.1, fit_intercept="yes")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: rnp.lasso(X_OK, Y_OK, 0.1, tol=-1.0), ValueError, "tol"),
+    (lambda: rnp.lasso(X_OK, Y_OK, 0.1, max_iter=0), ValueError, "max_iter"),
+    (lambda: rnp.lasso(X_OK, Y_OK, 0.1, max_iter=2.5), TypeError, "max_iter"),
+    (lambda: rnp.elastic_net(X_OK, Y_OK, 0.1, -1.0), ValueError, "lam2"),
+    (lambda: rnp.lasso_path(X_OK, Y_OK, [0.1, -0.1]), ValueError, "lams"),
+    (lambda: rnp.lasso_path(X_OK, Y_OK, []), ValueError, "lams must not be empty"),
+    (lambda: rnp.lasso_path(X_OK, Y_OK, [[0.1]]), ValueError, "lams must be 1-dimensional"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, lr=0.0), ValueError, "lr"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, n_steps=0), ValueError, "n_steps"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, w0=np.ones(2)), ValueError, "w0"),
+    (lambda: rnp.gradient_descent(X_OK, Y_OK, lam2=-1.0), ValueError, "lam2"),
+    (lambda: rnp.lasso_objective(X_OK, Y_OK, np.ones(2), 0.0, 0.1), ValueError, "coef"),
+    (lambda: rnp.duality_gap(X_OK, Y_OK, np.ones(2), 0.1), ValueError, "coef"),
+])
+def test_bad_options_are_rejected(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_inputs_are_not_modified():
+    X, y = X_OK.copy(), Y_OK.copy()
+    rnp.lasso(X, y, 0.01)
+    rnp.ridge(X, y, 0.01)
+    rnp.ista(X, y, 0.01, n_steps=3)
+    np.testing.assert_array_equal(X, X_OK)
+    np.testing.assert_array_equal(y, Y_OK)
