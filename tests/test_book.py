@@ -96,3 +96,43 @@ def test_notebook_starts_with_hidden_colab_install_cell(path):
     assert f"git+{_repository_url()}" in first_code.source, \
         f"{path.name}: Colab cell does not install from _config.yml's repository.url"
     assert "remove-cell" in first_code.metadata.get("tags", []), f"{path.name}: Colab cell visible"
+
+
+CHAPTERS = [p for p in NOTEBOOKS if p.stem != "conventions"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_cites_its_sources_from_the_bibliography(path):
+    bib = (BOOK / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    text = "".join(c.source for c in nbformat.read(path, as_version=4).cells
+                   if c.cell_type == "markdown")
+    cited = set(re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", text))
+    cited = {k.strip() for group in cited for k in group.split(",")}
+    assert cited, f"{path.name} cites nothing with {{cite}}"
+    assert cited <= keys, f"{path.name} cites unknown keys {cited - keys}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "plot.subplots(" not in cell.source:
+            continue
+        meta = cell.metadata.get("mystnb", {})
+        assert meta.get("figure", {}).get("caption", "").strip(), f"{path.name} cell {i}: no caption"
+        assert meta.get("figure", {}).get("name", "").startswith("fig-"), f"{path.name} cell {i}: no name"
+        assert meta.get("image", {}).get("alt", "").strip(), f"{path.name} cell {i}: no alt text"
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.md")) + NOTEBOOKS, ids=lambda p: p.name)
+def test_cross_references_use_labels_not_urls(path):
+    if path.suffix == ".md":
+        text = path.read_text()
+    else:
+        text = "".join(c.source for c in nbformat.read(path, as_version=4).cells
+                       if c.cell_type == "markdown")
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    internal = [l for l in links if l.endswith(".html") or ".html#" in l or l.endswith(".ipynb")
+                or l.startswith(_repository_url())]
+    assert not internal, f"{path.name} links chapters by URL: {internal} (use {{ref}} labels)"
