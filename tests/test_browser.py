@@ -161,3 +161,15 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
     finally:
         page.close()
     assert not problems, f"{page_path}:\n" + "\n".join(problems)
+
+
+def test_download_button_serves_executed_notebooks():
+    _require(bool(PAGES), f"no built book in {HTML}: run `python3 tasks.py book` first")
+    import nbformat
+
+    sources = sorted((HTML / "_sources" / "book").glob("*.ipynb"))
+    assert sources, "no notebooks under _sources/book"
+    for path in sources:
+        nb = nbformat.read(path, as_version=4)
+        outputs = sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code")
+        assert outputs > 0, f"{path.name} is served without outputs"
