@@ -87,12 +87,8 @@ def book() -> None:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
     _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "-W", "-n", "--keep-going")
     # The download button serves _sources/, i.e. the notebooks as stored (no outputs): give
-    # readers the executed ones instead.
-    executed = BUILD / "jupyter_execute"
-    for nb in executed.rglob("*.ipynb"):
-        target = BUILD / "html" / "_sources" / nb.relative_to(executed)
-        if target.exists():
-            shutil.copyfile(nb, target)
+    # readers the executed ones from the execution cache instead.
+    _run(str(BIN / "python"), str(ROOT / "book" / "_ext" / "serve_executed.py"), str(ROOT))
     stamp.parent.mkdir(exist_ok=True)
     stamp.write_text(want)
     print(f"Book written to {BUILD / 'html' / 'index.html'}")

@@ -25,9 +25,10 @@ from regbook.seeding import seed_everything
 
 __version__ = "0.1.0"
 
-__all__ = ["EarlyStopping", "seed_everything", "__version__", "np", "torch", "tf", "data", "plot"]
+__all__ = ["EarlyStopping", "seed_everything", "__version__", "np", "torch", "tf", "data", "plot",
+           "model_selection"]
 
-_LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot"}
+_LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot", "model_selection"}
 
 
 def __getattr__(name: str) -> ModuleType:

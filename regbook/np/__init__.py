@@ -86,3 +86,10 @@ from regbook.np.batchnorm import BatchNorm, batchnorm_backward, batchnorm_forwar
 
 __all__ += ["batchnorm_forward", "batchnorm_backward", "BatchNorm"]
 
+# --- augmentation ---
+from regbook.np.augment import (  # noqa: E402
+    add_gaussian_noise, augment_batch, augment_dataset, random_shift, shift_images,
+)
+
+__all__ += ["shift_images", "random_shift", "add_gaussian_noise", "augment_batch",
+            "augment_dataset"]

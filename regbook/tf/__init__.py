@@ -41,3 +41,7 @@ from regbook.tf.batchnorm import BatchNorm  # noqa: E402
 
 __all__ += ["BatchNorm"]
 # --- early stopping / training loops ---
+# --- augmentation ---
+from regbook.tf.augment import augment_batch, make_augmenter  # noqa: E402
+
+__all__ += ["make_augmenter", "augment_batch"]

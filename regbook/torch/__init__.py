@@ -30,3 +30,16 @@ from regbook.torch.batchnorm import BatchNorm  # noqa: E402
 
 __all__ += ["BatchNorm"]
 # --- early stopping / training loops ---
+from regbook.torch.ablation import (  # noqa: E402  (a measured ablation of regularizers)
+    Setting,
+    ablation_grid,
+    ablation_table,
+    build_setting,
+    make_regularized_mlp,
+    run_ablation,
+    summarize_ablation,
+    train_setting,
+)
+
+__all__ += ["Setting", "ablation_grid", "make_regularized_mlp", "build_setting", "train_setting",
+            "run_ablation", "summarize_ablation", "ablation_table"]
