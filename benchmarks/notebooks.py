@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from run import _cpu_model  # benchmarks/run.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_TARGET = 45.0
 IMPORT_TARGET = 0.2
@@ -185,17 +187,6 @@ def book_build(root: Path, timeout: int) -> tuple[float, int, str]:
         return time.perf_counter() - t0, rc, re.sub(r"\x1b\[[0-9;]*m", "", str(out))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _status(seconds: float, target: float) -> str:

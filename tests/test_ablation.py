@@ -24,12 +24,7 @@ from regbook.torch.ablation import (  # noqa: E402
 FAST = dict(hidden=(16,), epochs=4, lr=1e-2, batch_size=25)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

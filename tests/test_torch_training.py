@@ -13,13 +13,7 @@ rtorch = pytest.importorskip("regbook.torch")
 MAX_EPOCHS = 60
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These networks are tiny: one thread is faster than two fighting over a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
