@@ -58,11 +58,13 @@ def check_array(
     ndim: int | tuple[int, ...] | None = None,
     dtype=np.float64,
     allow_empty: bool = False,
+    finite: bool = True,
 ) -> np.ndarray:
     """Return ``x`` as a finite numeric array, checking its number of dimensions.
 
     Booleans, strings and objects are rejected with a ``TypeError``; NaN or infinite entries,
-    a wrong number of dimensions, or an empty array with a ``ValueError``.
+    a wrong number of dimensions, or an empty array with a ``ValueError``. ``finite=False``
+    skips the finiteness scan, for callers that detect NaN and inf more cheaply themselves.
     """
     arr = np.asarray(x)
     if arr.dtype.kind not in "iuf":
@@ -76,7 +78,7 @@ def check_array(
             raise ValueError(f"{name} must be {want}-dimensional, got shape {arr.shape}")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return arr
 

@@ -276,6 +276,29 @@ def test_bad_function_arguments_are_rejected(call, error, match):
         call(x, gamma)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_entries_anywhere_are_found_through_the_statistics(bad, shape, dtype):
+    # The training-mode functions skip a separate isfinite pass: a NaN or inf in any entry
+    # makes its feature's sum non-finite. Check every position of a small input.
+    x, gamma, beta, dout = (a.astype(dtype) for a in _data(shape, seed=6))
+    for index in np.ndindex(*shape):
+        x_bad, dout_bad = x.copy(), dout.copy()
+        x_bad[index] = bad
+        dout_bad[index] = bad
+        with pytest.raises(ValueError, match="x must contain only finite values"):
+            rnp.batchnorm_forward(x_bad, gamma, beta)
+        with pytest.raises(ValueError, match="dout must contain only finite values"):
+            rnp.batchnorm_backward(dout_bad, rnp.batchnorm_forward(x, gamma, beta)[1])
+
+
+def test_finite_input_whose_statistics_overflow_gets_its_own_message():
+    x = np.array([[3e38, 1.0], [3e38, 2.0], [-3e38, 3.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match="x is too large"):
+        rnp.batchnorm_forward(x, np.ones(2), np.zeros(2))
+
+
 def test_layer_rejects_non_bool_training_and_backward_before_forward():
     layer = rnp.BatchNorm(2)
     with pytest.raises(TypeError, match="training"):
