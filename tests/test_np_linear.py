@@ -82,6 +82,31 @@ def test_ridge_with_more_features_than_rows_matches_the_dual_formula():
     np.testing.assert_allclose(rnp.ridge(X, y, lam)[0], dual, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("lam", [1e-6, 0.1, 10.0])
+def test_ridge_cholesky_solution_equals_the_svd_formula(name, lam):
+    # The solver factorises the primal (n >= p) or dual (n < p) system; the textbook's SVD
+    # formula w = V diag(d / (d^2 + n lam)) U^T y is an independent route to the same w.
+    X, y = DATASETS[name]()
+    Xc, yc = X - X.mean(0), y - y.mean()
+    U, d, Vt = np.linalg.svd(Xc, full_matrices=False)
+    svd = Vt.T @ (d / (d**2 + len(y) * lam) * (U.T @ yc))
+    np.testing.assert_allclose(rnp.ridge(X, y, lam)[0], svd, rtol=1e-7,
+                               atol=1e-9 * np.abs(svd).max())
+
+
+@pytest.mark.parametrize("lam", [1e-300, 1e-12])
+def test_ridge_on_rank_deficient_data_with_tiny_lam_stays_finite_and_optimal(lam):
+    # Duplicated columns make X^T X singular; a tiny lam leaves the system (numerically)
+    # singular, where the Cholesky factorisation may fail and the SVD takes over.
+    X, y = _diabetes()
+    X = np.column_stack([X, X[:, :3]])
+    coef, intercept = rnp.ridge(X, y, lam)
+    assert np.all(np.isfinite(coef))
+    r = X @ coef + intercept - y
+    np.testing.assert_allclose(X.T @ r / len(y), 0.0, atol=1e-6)
+
+
 def test_ridge_gradient_vanishes_at_the_solution():
     X, y = _diabetes()
     lam = 0.02

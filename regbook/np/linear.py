@@ -55,6 +55,22 @@ def _centre(X: np.ndarray, y: np.ndarray, fit_intercept: bool):
 # --- ridge -----------------------------------------------------------------------------------
 
 def _ridge_centred(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    # lam > 0: Cholesky solve of the smaller of the two positive definite systems,
+    #   primal (n >= p):  (X^T X + n lam I) w = X^T y,
+    #   dual   (n <  p):  (X X^T + n lam I) a = y,  w = X^T a.
+    # lam = 0 (or a Cholesky failure, i.e. numerically singular): the SVD.
+    n, p = X.shape
+    if lam > 0.0:
+        primal = n >= p
+        A, rhs = (X.T @ X, X.T @ y) if primal else (X @ X.T, y)
+        A[np.diag_indices_from(A)] += n * lam
+        _, solution, info = scipy.linalg.lapack.dposv(A, rhs, overwrite_a=True)
+        if info == 0:
+            return solution if primal else X.T @ solution
+    return _ridge_svd(X, y, lam)
+
+
+def _ridge_svd(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
     # w = V diag(s / (s^2 + n lam)) U^T y from the thin SVD X = U S V^T: one formula for
     # n >= p and n < p, and with lam = 0 the minimum-norm least-squares solution.
     n = X.shape[0]
@@ -72,15 +88,23 @@ def ridge(X: np.ndarray, y: np.ndarray, lam: float, *,
     r"""Ridge regression, solved exactly.
 
     Minimises :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \frac{\lambda}{2}\lVert w\rVert^2`.
-    With the thin SVD :math:`X_c = U\,\mathrm{diag}(d)\,V^\top` of the centred data,
+    Setting the gradient to zero gives, for the centred data :math:`X_c, y_c`,
 
-    .. math:: \hat w = (X_c^\top X_c + n\lambda I)^{-1} X_c^\top y_c
-              = V\,\mathrm{diag}\!\Big(\frac{d_j}{d_j^2 + n\lambda}\Big) U^\top y_c ,
+    .. math:: \hat w = (X_c^\top X_c + n\lambda I_p)^{-1} X_c^\top y_c
+              = X_c^\top (X_c X_c^\top + n\lambda I_n)^{-1} y_c ,
 
-    which never forms :math:`X^\top X`, costs :math:`O(np\min(n, p))` and is stable for
-    :math:`n < p` (the "dual" side). With :math:`\lambda = 0` it returns the minimum-norm
-    least-squares solution. scikit-learn's ``Ridge(alpha)`` is the same with
-    :math:`\alpha = n\lambda` (:func:`regbook.convert.sklearn_ridge_alpha`).
+    two forms of one solution. For :math:`\lambda > 0` both matrices are positive definite, and
+    the function solves the smaller one by a Cholesky factorisation: the :math:`p \times p`
+    "primal" system when :math:`n \ge p`, the :math:`n \times n` "dual" one when there are
+    more features than examples, at a cost of :math:`O(np\min(n, p))`. With
+    :math:`\lambda = 0` (or a system too ill-conditioned to factorise) it uses the thin SVD
+    :math:`X_c = U\,\mathrm{diag}(d)\,V^\top` instead,
+
+    .. math:: \hat w = V\,\mathrm{diag}\!\Big(\frac{d_j}{d_j^2 + n\lambda}\Big) U^\top y_c ,
+
+    which at :math:`\lambda = 0` is the minimum-norm least-squares solution.
+    scikit-learn's ``Ridge(alpha)`` is the same with :math:`\alpha = n\lambda`
+    (:func:`regbook.convert.sklearn_ridge_alpha`).
 
     Parameters
     ----------
