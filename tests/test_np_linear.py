@@ -84,8 +84,8 @@ def test_ridge_with_more_features_than_rows_matches_the_dual_formula():
 
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("lam", [1e-6, 0.1, 10.0])
-def test_ridge_cholesky_solution_equals_the_svd_formula(name, lam):
-    # The solver factorises the primal (n >= p) or dual (n < p) system; the textbook's SVD
+def test_ridge_normal_equations_solution_equals_the_svd_formula(name, lam):
+    # The solver solves the primal (n >= p) or dual (n < p) system; the textbook's SVD
     # formula w = V diag(d / (d^2 + n lam)) U^T y is an independent route to the same w.
     X, y = DATASETS[name]()
     Xc, yc = X - X.mean(0), y - y.mean()
@@ -98,7 +98,7 @@ def test_ridge_cholesky_solution_equals_the_svd_formula(name, lam):
 @pytest.mark.parametrize("lam", [1e-300, 1e-12])
 def test_ridge_on_rank_deficient_data_with_tiny_lam_stays_finite_and_optimal(lam):
     # Duplicated columns make X^T X singular; a tiny lam leaves the system (numerically)
-    # singular, where the Cholesky factorisation may fail and the SVD takes over.
+    # singular, where the solver must switch to the SVD.
     X, y = _diabetes()
     X = np.column_stack([X, X[:, :3]])
     coef, intercept = rnp.ridge(X, y, lam)

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import scipy.linalg.lapack
 
+from regbook._threads import one_blas_thread
 from regbook._validate import check_array, check_float, check_int
 from regbook.np.penalties import soft_threshold
 
@@ -55,18 +56,20 @@ def _centre(X: np.ndarray, y: np.ndarray, fit_intercept: bool):
 # --- ridge -----------------------------------------------------------------------------------
 
 def _ridge_centred(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
-    # lam > 0: Cholesky solve of the smaller of the two positive definite systems,
+    # Well-conditioned lam > 0: solve the smaller of the two positive definite systems,
     #   primal (n >= p):  (X^T X + n lam I) w = X^T y,
     #   dual   (n <  p):  (X X^T + n lam I) a = y,  w = X^T a.
-    # lam = 0 (or a Cholesky failure, i.e. numerically singular): the SVD.
+    # Their condition number is at most 1 + ||X||_F^2 / (n lam); above 1e8 (or lam = 0) the
+    # normal equations would lose too many digits, and the SVD is used instead.
     n, p = X.shape
-    if lam > 0.0:
+    if lam > 0.0 and float(np.einsum("ij,ij->", X, X)) < 1e8 * n * lam:
         primal = n >= p
         A, rhs = (X.T @ X, X.T @ y) if primal else (X @ X.T, y)
         A[np.diag_indices_from(A)] += n * lam
-        _, solution, info = scipy.linalg.lapack.dposv(A, rhs, overwrite_a=True)
-        if info == 0:
-            return solution if primal else X.T @ solution
+        # numpy's own LAPACK: alternating numpy's and scipy's (separate) OpenBLAS thread pools
+        # made this 3x slower on a 2-core machine (benchmarks/README.md).
+        solution = np.linalg.solve(A, rhs)
+        return solution if primal else X.T @ solution
     return _ridge_svd(X, y, lam)
 
 
@@ -94,11 +97,12 @@ def ridge(X: np.ndarray, y: np.ndarray, lam: float, *,
               = X_c^\top (X_c X_c^\top + n\lambda I_n)^{-1} y_c ,
 
     two forms of one solution. For :math:`\lambda > 0` both matrices are positive definite, and
-    the function solves the smaller one by a Cholesky factorisation: the :math:`p \times p`
-    "primal" system when :math:`n \ge p`, the :math:`n \times n` "dual" one when there are
-    more features than examples, at a cost of :math:`O(np\min(n, p))`. With
-    :math:`\lambda = 0` (or a system too ill-conditioned to factorise) it uses the thin SVD
-    :math:`X_c = U\,\mathrm{diag}(d)\,V^\top` instead,
+    the function solves the smaller one: the :math:`p \times p` "primal" system when
+    :math:`n \ge p`, the :math:`n \times n` "dual" one when there are more features than
+    examples, at a cost of :math:`O(np\min(n, p))`. Their condition number is at most
+    :math:`1 + \lVert X_c\rVert_F^2 / (n\lambda)`; when that exceeds :math:`10^8`, or
+    :math:`\lambda = 0`, it uses the thin SVD :math:`X_c = U\,\mathrm{diag}(d)\,V^\top`
+    instead, which never forms :math:`X_c^\top X_c`,
 
     .. math:: \hat w = V\,\mathrm{diag}\!\Big(\frac{d_j}{d_j^2 + n\lambda}\Big) U^\top y_c ,
 
@@ -148,21 +152,19 @@ def lasso_objective(X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: f
     return float(r @ r / (2 * len(y)) + lam1 * np.abs(coef).sum() + 0.5 * lam2 * coef @ coef)
 
 
-def _gap(X, y, w, r, Xtr, lam1, lam2) -> float:
-    # scikit-learn's duality gap (enet_coordinate_descent), divided by n to the book's scale.
-    # Xtr = X^T r with r = y - X w on the centred data.
-    n = X.shape[0]
+def _gap(n: int, w, Xtr, rr: float, ry: float, lam1: float, lam2: float) -> float:
+    # scikit-learn's duality gap (enet_coordinate_descent), divided by n to the book's scale,
+    # from Xtr = X^T r, rr = r.r and ry = r.y with r = y - X w on the centred data.
     alpha, beta = lam1 * n, lam2 * n
-    xta = Xtr - beta * w
+    xta = Xtr - beta * w if beta else Xtr
     dual_norm = float(np.max(np.abs(xta))) if xta.size else 0.0
-    r2 = float(r @ r)
     if dual_norm > alpha:
         const = alpha / dual_norm
-        gap = 0.5 * r2 * (1.0 + const * const)
+        gap = 0.5 * rr * (1.0 + const * const)
     else:
         const = 1.0
-        gap = r2
-    gap += alpha * float(np.abs(w).sum()) - const * float(r @ y)
+        gap = rr
+    gap += alpha * float(np.abs(w).sum()) - const * ry
     gap += 0.5 * beta * (1.0 + const * const) * float(w @ w)
     return gap / n
 
@@ -183,7 +185,7 @@ def duality_gap(X: np.ndarray, y: np.ndarray, coef: np.ndarray, lam1: float, lam
     lam2 = check_float(lam2, "lam2", minimum=0.0)
     Xc, yc, _, _ = _centre(X, y, _check_fit_intercept(fit_intercept))
     r = yc - Xc @ coef
-    return _gap(Xc, yc, coef, r, Xc.T @ r, lam1, lam2)
+    return _gap(len(yc), coef, Xc.T @ r, float(r @ r), float(r @ yc), lam1, lam2)
 
 
 # --- the exact subproblem solver -------------------------------------------------------------
@@ -296,25 +298,64 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
     return x, False
 
 
-def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter):
+class _WorkingSet:
+    r"""What the working-set loop reuses: :math:`X^\top y`, and Gram matrices :math:`X^\top X/n`.
+
+    With :math:`n \ge p` the whole :math:`p \times p` Gram matrix is computed once, and the
+    correlations :math:`X^\top r = X^\top y - X^\top X w` cost :math:`O(p\,|w|_0)` instead of
+    a pass over :math:`X` (scikit-learn's ``precompute``). With :math:`n < p` only the rows and
+    columns of the working set are computed, as features join it. One object serves a whole
+    lasso path, so the working set and its Gram matrix carry over from one :math:`\lambda` to
+    the next.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray):
+        self.X, self.y, self.n = X, y, X.shape[0]
+        self.Xty, self.yy = X.T @ y, float(y @ y)
+        self.full = X.T @ X / self.n if self.n >= X.shape[1] else None
+        self.work = np.empty(0, dtype=np.intp)
+        self.G = np.empty((0, 0))                     # X_work^T X_work / n
+
+    def correlations(self, w: np.ndarray, support: np.ndarray):
+        """``(X^T r, r.r, r.y)`` for the residual ``r = y - X w`` (``w`` zero off ``support``)."""
+        ws = w[support]
+        if self.full is not None:
+            Xtr = self.Xty - self.n * (self.full[:, support] @ ws)
+            ry = self.yy - float(ws @ self.Xty[support])
+            return Xtr, ry - float(ws @ Xtr[support]), ry
+        r = self.y - self.X[:, support] @ ws if support.size else self.y
+        return self.X.T @ r, float(r @ r), float(r @ self.y)
+
+    def grow(self, features: np.ndarray) -> None:
+        """Add ``features`` (not yet in the working set) and extend its Gram matrix."""
+        if self.full is not None:
+            self.work = np.concatenate([self.work, features])
+            self.G = self.full[np.ix_(self.work, self.work)]
+            return
+        X_new = self.X[:, features]
+        cross = self.X[:, self.work].T @ X_new / self.n
+        self.G = np.block([[self.G, cross], [cross.T, X_new.T @ X_new / self.n]])
+        self.work = np.concatenate([self.work, features])
+
+
+def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter, state=None):
     r"""Working-set loop around :func:`_feature_sign` on centred data: ``(w, gap, n_iter)``.
 
     Each pass computes :math:`X^\top r` once, checks the duality gap, adds the worst violators
     of :math:`|x_j^\top r|/n \le \lambda_1` (at most as many as the current support, at least
     10) to the working set and solves the problem restricted to it exactly. The working set
-    only grows, so its Gram matrix is extended rather than recomputed.
+    only grows, so its Gram matrix is extended rather than recomputed; ``state`` (a
+    :class:`_WorkingSet`) carries it along a path.
     """
     n, p = X.shape
+    state = _WorkingSet(X, y) if state is None else state
     w = np.zeros(p) if w0 is None else w0.copy()
-    Xty = X.T @ y
-    tol_abs = tol * float(y @ y) / n
+    tol_abs = tol * state.yy / n
     gap, solved = np.inf, False
-    work, G = np.empty(0, dtype=np.intp), np.empty((0, 0))
     for it in range(1, max_iter + 1):
         support = np.flatnonzero(w)
-        r = y - X[:, support] @ w[support] if support.size else y.copy()
-        Xtr = X.T @ r
-        gap = _gap(X, y, w, r, Xtr, lam1, lam2)
+        Xtr, rr, ry = state.correlations(w, support)
+        gap = _gap(n, w, Xtr, rr, ry, lam1, lam2)
         if gap <= tol_abs:
             return w, gap, it - 1
         # Optimality of a zero coefficient: |x_j^T r / n| <= lam1.
@@ -326,16 +367,13 @@ def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter):
         n_add = max(10, support.size)
         if violators.size > n_add:
             violators = violators[np.argpartition(-score[violators], n_add)[:n_add]]
-        # The working set only grows: keep its Gram matrix and add the new rows/columns.
-        new = np.setdiff1d(np.union1d(support, violators), work, assume_unique=True)
+        new = np.setdiff1d(np.union1d(support, violators), state.work, assume_unique=True)
         if new.size:
-            X_new = X[:, new]
-            cross = X[:, work].T @ X_new / n
-            G_new = X_new.T @ X_new / n
-            G_new[np.diag_indices_from(G_new)] += lam2
-            G = np.block([[G, cross], [cross.T, G_new]])
-            work = np.concatenate([work, new])
-        w[work], solved = _feature_sign(G, Xty[work] / n, lam1, w[work],
+            state.grow(new)
+        work, G = state.work, state.G
+        if lam2:
+            G = G + lam2 * np.eye(len(work))
+        w[work], solved = _feature_sign(G, state.Xty[work] / n, lam1, w[work],
                                         max_steps=10 * work.size + 100)
     warnings.warn(f"lasso did not converge in max_iter={max_iter} working-set iterations "
                   f"(duality gap {gap:.3g} > {tol_abs:.3g})", RuntimeWarning, stacklevel=3)
@@ -372,7 +410,8 @@ def elastic_net(X: np.ndarray, y: np.ndarray, lam1: float, lam2: float, *,
     if lam1 == 0.0:
         coef = _ridge_centred(Xc, yc, lam2)
     else:
-        coef = _enet_centred(Xc, yc, lam1, lam2, None, tol, max_iter)[0]
+        with one_blas_thread():
+            coef = _enet_centred(Xc, yc, lam1, lam2, None, tol, max_iter)[0]
     return coef, y_mean - float(x_mean @ coef)
 
 
@@ -449,11 +488,12 @@ def lasso_path(X: np.ndarray, y: np.ndarray, lams, *, fit_intercept: bool = True
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     Xc, yc, x_mean, y_mean = _centre(X, y, fit_intercept)
     coefs = np.zeros((len(lams), X.shape[1]))
-    w = None
-    for i in np.argsort(-lams, kind="stable"):
-        if lams[i] == 0.0:
-            w = _ridge_centred(Xc, yc, 0.0)
-        else:
-            w = _enet_centred(Xc, yc, float(lams[i]), 0.0, w, tol, max_iter)[0]
-        coefs[i] = w
+    w, state = None, _WorkingSet(Xc, yc)          # shared by every lam, largest first
+    with one_blas_thread():
+        for i in np.argsort(-lams, kind="stable"):
+            if lams[i] == 0.0:
+                w = _ridge_centred(Xc, yc, 0.0)
+            else:
+                w = _enet_centred(Xc, yc, float(lams[i]), 0.0, w, tol, max_iter, state)[0]
+            coefs[i] = w
     return coefs, y_mean - coefs @ x_mean
