@@ -21,9 +21,11 @@ def seed_everything(seed: int) -> int:
     :mod:`regbook.tf`) call it again after importing their framework, so their training helpers
     are seeded whichever order things are imported in.
 
-    Besides seeding, it asks for deterministic kernels: ``torch.use_deterministic_algorithms``
-    and TensorFlow's ``enable_op_determinism``. On CPU this costs little and makes a re-run print
-    the same numbers.
+    Besides seeding, it asks for deterministic kernels where they are not the default: on a
+    GPU, ``torch.use_deterministic_algorithms`` (with the cuBLAS workspace setting it requires);
+    TensorFlow's ``enable_op_determinism`` always. PyTorch's CPU kernels used in this book are
+    deterministic already, and ``use_deterministic_algorithms`` imports the compiler stack
+    (about 1 s), so on a CPU-only machine it is skipped.
 
     Parameters
     ----------
@@ -50,7 +52,10 @@ def _seed_torch(seed: int) -> None:
     import torch
 
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    if torch.cuda.is_available():
+        # cuBLAS needs a fixed workspace for reproducible results; set before CUDA starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
 
 
 def _seed_tensorflow(seed: int) -> None:

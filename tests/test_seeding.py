@@ -1,4 +1,6 @@
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,6 +30,18 @@ def test_seeds_torch_when_loaded():
     a = torch.rand(4)
     regbook.seed_everything(5)
     assert torch.equal(a, torch.rand(4))
+
+
+def test_seeding_torch_on_a_cpu_only_machine_does_not_load_its_compiler():
+    # torch.use_deterministic_algorithms imports torch._inductor (about 1 s per process); on
+    # CPU it is not needed, and every chapter pays for the import.
+    pytest.importorskip("torch")
+    code = ("import sys, torch, regbook\n"
+            "if torch.cuda.is_available(): sys.exit(0)\n"
+            "regbook.seed_everything(0)\n"
+            "assert 'torch._inductor' not in sys.modules\n"
+            "assert not torch.are_deterministic_algorithms_enabled()\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_seeds_tensorflow_when_loaded():
