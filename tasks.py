@@ -80,12 +80,17 @@ def ensure_chromium() -> None:
 def book() -> None:
     """Build the book; re-execute notebooks whose code or whose regbook changed."""
     setup()
-    # jupyter-cache keys on code cells only: a change in regbook must clear it.
+    # jupyter-cache keys on code cells only: a change in regbook must clear it, and Sphinx
+    # must re-read every page (--all, a fresh environment), or it re-executes only the
+    # notebooks whose text changed and keeps the others' stale outputs.
     stamp = BUILD / ".regbook-package-digest"
     want = _digest(list((ROOT / "regbook").rglob("*.py")))
+    fresh = []
     if not stamp.exists() or stamp.read_text() != want:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
-    _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "-W", "-n", "--keep-going")
+        fresh = ["--all"]
+    _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "-W", "-n", "--keep-going",
+         *fresh)
     # The download button serves _sources/, i.e. the notebooks as stored (no outputs): give
     # readers the executed ones from the execution cache instead.
     _run(str(BIN / "python"), str(ROOT / "book" / "_ext" / "serve_executed.py"), str(ROOT))

@@ -167,9 +167,16 @@ def test_download_button_serves_executed_notebooks():
     _require(bool(PAGES), f"no built book in {HTML}: run `python3 tasks.py book` first")
     import nbformat
 
-    sources = sorted((HTML / "_sources" / "book").glob("*.ipynb"))
-    assert sources, "no notebooks under _sources/book"
-    for path in sources:
+    stored = sorted((ROOT / "book").glob("*.ipynb"))
+    assert stored, "no notebooks under book/"
+    for source in stored:
+        path = HTML / "_sources" / "book" / source.name
+        assert path.exists(), f"{source.name} is not served at all"
         nb = nbformat.read(path, as_version=4)
         outputs = sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code")
         assert outputs > 0, f"{path.name} is served without outputs"
+        # ... and it is today's notebook, not a copy left over from an older build
+        code = [c.source for c in nbformat.read(source, as_version=4).cells
+                if c.cell_type == "code"]
+        assert [c.source for c in nb.cells if c.cell_type == "code"] == code, \
+            f"{path.name} is served from an older version of the notebook"

@@ -132,11 +132,12 @@ def _forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
     # gamma * xhat + beta computed as (x - mean) * (gamma / std) + beta. xhat itself is never
     # materialised: the backward pass only needs (x - mean) and 1 / std.
     nd, m = x.ndim, _values_per_channel(x.shape)
-    mean = _feature_sum(x) / m
-    _check_finite(mean, x, "x")
-    xc = x - _per_feature(mean, nd)
-    var = _feature_dot(xc, xc) / m
-    _check_finite(var, x, "x")
+    with np.errstate(over="ignore", invalid="ignore"):     # bad input: raise, don't warn
+        mean = _feature_sum(x) / m
+        _check_finite(mean, x, "x")
+        xc = x - _per_feature(mean, nd)
+        var = _feature_dot(xc, xc) / m
+        _check_finite(var, x, "x")
     inv_std = (1.0 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
     out = xc * _per_feature(gamma * inv_std, nd)
     out += _per_feature(beta, nd)
@@ -184,8 +185,9 @@ def batchnorm_backward(
     xc, gamma, inv_std, _, _ = cache
     dout = _check_dout(dout, xc, finite=False)
     nd, m = xc.ndim, _values_per_channel(xc.shape)
-    dbeta = _feature_sum(dout)
-    _check_finite(dbeta, dout, "dout")
+    with np.errstate(over="ignore", invalid="ignore"):
+        dbeta = _feature_sum(dout)
+        _check_finite(dbeta, dout, "dout")
     dgamma = _feature_dot(dout, xc) * inv_std                  # sum_i g_i xhat_i
     # dx = k * (g - mean(g) - (x - mu) * s): four passes, one new array, no temporaries.
     dx = xc * _per_feature(-inv_std * dgamma / m, nd)          # -(x - mu) * s
