@@ -46,6 +46,32 @@ def test_forward_is_gamma_times_standardised_x_plus_beta(shape):
     np.testing.assert_allclose(_columns(out), expected, rtol=1e-12, atol=1e-12)
 
 
+# Big enough that the elementwise work runs on rows of several examples (see _row_layout).
+GROUPED_SHAPES = [(48, 1000), (64, 300), (6, 3, 40, 40)]
+
+
+@pytest.mark.parametrize("shape", GROUPED_SHAPES)
+def test_grouped_rows_give_the_textbook_forward_and_backward(shape):
+    from regbook.np.batchnorm import _row_layout
+
+    rows, _ = _row_layout(shape)
+    assert 1 < rows[0] < shape[0]                  # several examples per row, several rows
+    x, gamma, beta, dout = _data(shape, seed=7)
+    out, cache = rnp.batchnorm_forward(x, gamma, beta, eps=1e-5)
+    dx, dgamma, dbeta = rnp.batchnorm_backward(dout, cache)
+    # the staged computation, one column per feature
+    cols, g = _columns(x), _columns(dout)
+    m = len(cols)
+    xhat = (cols - cols.mean(0)) / np.sqrt(cols.var(0) + 1e-5)
+    dxhat = g * gamma
+    expected_dx = (m * dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) \
+        / (m * np.sqrt(cols.var(0) + 1e-5))
+    np.testing.assert_allclose(_columns(out), gamma * xhat + beta, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(_columns(dx), expected_dx, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dgamma, (g * xhat).sum(0), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dbeta, g.sum(0), rtol=1e-12, atol=1e-10)
+
+
 def test_images_are_normalised_per_channel_like_a_flattened_batch():
     x, gamma, beta, _ = _data((3, 2, 4, 5))
     out4, _ = rnp.batchnorm_forward(x, gamma, beta)

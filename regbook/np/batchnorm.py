@@ -127,21 +127,46 @@ def _check_finite(values: np.ndarray, x: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
 
 
+_MIN_ROW = 8192   # NumPy's ufunc buffer size: broadcasting over shorter rows runs ~1.5x slower
+
+
+def _row_layout(shape: tuple[int, ...]):
+    """A 2-D ``(rows, length)`` shape for per-feature elementwise work, and ``expand``.
+
+    ``x * v.reshape(1, -1, 1, 1)`` broadcasts a (C,) vector over rows of only W values, and
+    even an ``(N, D)`` batch gives rows of D values: NumPy runs such operations 1.5-1.7 times
+    slower than one with long contiguous rows. Viewing the batch as rows of several whole
+    examples, and expanding the vector to one row's worth (``expand``: each value repeated
+    over the pixels of its channel, then tiled over the examples of a row), computes the same
+    product with rows of at least 8192 values.
+    """
+    n, c = shape[0], shape[1]
+    pixels = int(np.prod(shape[2:], dtype=np.int64))         # 1 for (N, D)
+    per_example = c * pixels
+    group = next((k for k in range(1, n + 1) if n % k == 0 and k * per_example >= _MIN_ROW), n)
+
+    def expand(v: np.ndarray) -> np.ndarray:
+        return np.tile(np.repeat(v, pixels), group)
+
+    return (n // group, group * per_example), expand
+
+
 def _forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
     # Four passes over x: its sum (BLAS), x - mean, the squares' sum (einsum, no temporary) and
     # gamma * xhat + beta computed as (x - mean) * (gamma / std) + beta. xhat itself is never
     # materialised: the backward pass only needs (x - mean) and 1 / std.
-    nd, m = x.ndim, _values_per_channel(x.shape)
+    m = _values_per_channel(x.shape)
+    rows, expand = _row_layout(x.shape)
     with np.errstate(over="ignore", invalid="ignore"):     # bad input: raise, don't warn
         mean = _feature_sum(x) / m
         _check_finite(mean, x, "x")
-        xc = x - _per_feature(mean, nd)
+        xc = (x.reshape(rows) - expand(mean)).reshape(x.shape)
         var = _feature_dot(xc, xc) / m
         _check_finite(var, x, "x")
     inv_std = (1.0 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-    out = xc * _per_feature(gamma * inv_std, nd)
-    out += _per_feature(beta, nd)
-    return out, (xc, gamma, inv_std, mean, var)
+    out = xc.reshape(rows) * expand(gamma * inv_std)
+    out += expand(beta)
+    return out.reshape(x.shape), (xc, gamma, inv_std, mean, var)
 
 
 def batchnorm_backward(
@@ -184,17 +209,18 @@ def batchnorm_backward(
     """
     xc, gamma, inv_std, _, _ = cache
     dout = _check_dout(dout, xc, finite=False)
-    nd, m = xc.ndim, _values_per_channel(xc.shape)
+    m = _values_per_channel(xc.shape)
     with np.errstate(over="ignore", invalid="ignore"):
         dbeta = _feature_sum(dout)
         _check_finite(dbeta, dout, "dout")
     dgamma = _feature_dot(dout, xc) * inv_std                  # sum_i g_i xhat_i
     # dx = k * (g - mean(g) - (x - mu) * s): four passes, one new array, no temporaries.
-    dx = xc * _per_feature(-inv_std * dgamma / m, nd)          # -(x - mu) * s
-    dx += dout
-    dx -= _per_feature(dbeta / m, nd)
-    dx *= _per_feature(gamma * inv_std, nd)
-    return dx, dgamma, dbeta
+    rows, expand = _row_layout(xc.shape)
+    dx = xc.reshape(rows) * expand(-inv_std * dgamma / m)      # -(x - mu) * s
+    dx += dout.reshape(rows)
+    dx -= expand(dbeta / m)
+    dx *= expand(gamma * inv_std)
+    return dx.reshape(xc.shape), dgamma, dbeta
 
 
 def _check_dout(dout, like: np.ndarray, *, finite: bool = True) -> np.ndarray:
