@@ -12,6 +12,8 @@ an ``(N, D)`` input, or over the batch and both spatial axes of an ``(N, C, H, W
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from regbook._validate import check_array, check_float, check_int
@@ -43,7 +45,7 @@ def _check_vector(v, name: str, n_features: int, dtype) -> np.ndarray:
 
 def _values_per_channel(shape: tuple[int, ...]) -> int:
     """How many values each feature's statistics are computed from: N, or N * H * W."""
-    return int(np.prod(shape)) // shape[1]
+    return math.prod(shape) // shape[1]
 
 
 def batchnorm_forward(
@@ -141,12 +143,13 @@ def _row_layout(shape: tuple[int, ...]):
     product with rows of at least 8192 values.
     """
     n, c = shape[0], shape[1]
-    pixels = int(np.prod(shape[2:], dtype=np.int64))         # 1 for (N, D)
+    pixels = math.prod(shape[2:])                            # 1 for (N, D)
     per_example = c * pixels
     group = next((k for k in range(1, n + 1) if n % k == 0 and k * per_example >= _MIN_ROW), n)
 
     def expand(v: np.ndarray) -> np.ndarray:
-        return np.tile(np.repeat(v, pixels), group)
+        example = v if pixels == 1 else v.repeat(pixels)    # (C * H * W,)
+        return example if group == 1 else np.broadcast_to(example, (group, example.size)).ravel()
 
     return (n // group, group * per_example), expand
 
