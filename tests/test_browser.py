@@ -136,6 +136,8 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
     page.on("request", lambda r: problems.append(f"request to another host: {r.url}")
             if not (r.url.startswith(server) or r.url.startswith("data:")) else None)
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 else None)
     try:
         response = page.goto(f"{server}/{page_path}", wait_until="networkidle")
         assert response is not None and response.ok, f"{page_path} answered {response}"
@@ -180,3 +182,13 @@ def test_download_button_serves_executed_notebooks():
                 if c.cell_type == "code"]
         assert [c.source for c in nb.cells if c.cell_type == "code"] == code, \
             f"{path.name} is served from an older version of the notebook"
+
+
+def test_site_root_has_a_favicon(server):
+    # Browsers request /favicon.ico for pages without an icon link (the redirecting
+    # index.html); a 404 there showed up as an intermittent console error.
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server}/favicon.ico") as response:
+        assert response.status == 200
+        assert response.read(4) == b"\x00\x00\x01\x00"      # the ICO signature
