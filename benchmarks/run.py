@@ -608,6 +608,10 @@ def _plan(ctx: Context, tensorflow: bool) -> list[tuple[str, Callable[[], None]]
                 ctx, "diabetes", Xd, yd, 0.05, tol)),
             (f"lasso synthetic tol={tol:g}", lambda tol=tol: bench_lasso(
                 ctx, "synthetic", Xs, ys, 0.1, tol)),
+            # a dense solution (about 430 of 500 possible non-zeros): the active-set solver's
+            # hard case, where every step refactorises a large Gram block
+            (f"lasso synthetic dense tol={tol:g}", lambda tol=tol: bench_lasso(
+                ctx, "synthetic", Xs, ys, 0.002, tol)),
         ]
     plan += [
         ("lasso path diabetes", lambda: bench_lasso_path(ctx, "diabetes", Xd, yd, 50, 1e-3, 1e-4)),
