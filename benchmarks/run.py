@@ -161,11 +161,10 @@ def _torch_tensor(ctx: Context, a: np.ndarray, requires_grad: bool = False):
     return ctx.torch.tensor(a, device=ctx.device, requires_grad=requires_grad)
 
 
-def bench_batchnorm(ctx: Context, shape: tuple[int, ...]) -> None:
+def _batchnorm_case(shape: tuple[int, ...]):
+    """Seeded float32 ``(x, gamma, beta, dout)`` and regbook's forward+backward on them."""
     import regbook.np as rnp
-    import torch.nn.functional as F
 
-    torch = ctx.torch
     rng = np.random.default_rng(0)
     c = shape[1]
     x = rng.standard_normal(shape).astype(np.float32)
@@ -176,6 +175,15 @@ def bench_batchnorm(ctx: Context, shape: tuple[int, ...]) -> None:
     def reg():
         out, cache = rnp.batchnorm_forward(x, gamma, beta, eps=1e-5)
         return (out,) + tuple(rnp.batchnorm_backward(dout, cache))
+
+    return (x, gamma, beta, dout), reg
+
+
+def bench_batchnorm(ctx: Context, shape: tuple[int, ...]) -> None:
+    import torch.nn.functional as F
+
+    torch = ctx.torch
+    (x, gamma, beta, dout), reg = _batchnorm_case(shape)
 
     tx, tg, tb = (_torch_tensor(ctx, a, True) for a in (x, gamma, beta))
     td = _torch_tensor(ctx, dout)
@@ -319,15 +327,10 @@ def _tf_device(tf) -> str:
 
 
 def bench_tf_batchnorm(ctx: Context, shape: tuple[int, ...]) -> None:
-    import regbook.np as rnp
     import tensorflow as tf
 
-    rng = np.random.default_rng(0)
+    (x, gamma, beta, dout), reg = _batchnorm_case(shape)
     c = shape[1]
-    x = rng.standard_normal(shape).astype(np.float32)
-    gamma = (1.0 + 0.1 * rng.standard_normal(c)).astype(np.float32)
-    beta = (0.1 * rng.standard_normal(c)).astype(np.float32)
-    dout = rng.standard_normal(shape).astype(np.float32)
     axes = [0] if len(shape) == 2 else [0, 2, 3]
     bshape = (1, c) if len(shape) == 2 else (1, c, 1, 1)
     tx, td = tf.constant(x), tf.constant(dout)
@@ -341,10 +344,6 @@ def bench_tf_batchnorm(ctx: Context, shape: tuple[int, ...]) -> None:
             out = tf.nn.batch_normalization(tx, mean, var, tf.reshape(tb, bshape),
                                             tf.reshape(tg, bshape), 1e-5)
         return (out,) + tuple(tape.gradient(out, [tx, tg, tb], output_gradients=td))
-
-    def reg():
-        out, cache = rnp.batchnorm_forward(x, gamma, beta, eps=1e-5)
-        return (out,) + tuple(rnp.batchnorm_backward(dout, cache))
 
     for name, a, b in zip(("out", "dx", "dgamma", "dbeta"), reg(), [t.numpy() for t in ref()]):
         err = float(np.abs(a - b).max()) / max(1.0, float(np.abs(b).max()))
