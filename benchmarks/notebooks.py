@@ -17,6 +17,10 @@ Run from the repository root::
 - ``import regbook``: median of 5 fresh interpreters, timing the import statement only
   (interpreter start-up excluded). Target: 0.2 s. Also reports whether the import pulled in
   torch or tensorflow (it must not).
+- ``import regbook, regbook.np`` against a bare ``import numpy``: the ratio of their medians
+  over 15 fresh interpreters each, run alternately (so a change in the machine's load hits
+  both). Target: 1.5. Also reports whether SciPy, scikit-learn, torch or tensorflow came in
+  (none may).
 - ``--book``: ``jupyter-book build . --builder html -W -n --keep-going --path-output TMP``
   into a new temporary folder (deleted afterwards), so the real ``_build`` and its execution
   cache are untouched and every notebook executes: a cold build. Target: 300 s.
@@ -45,6 +49,7 @@ from run import _cpu_model  # benchmarks/run.py, beside this script
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_TARGET = 45.0
 IMPORT_TARGET = 0.2
+IMPORT_RATIO_TARGET = 1.5
 BOOK_TARGET = 300.0
 
 _IMPORT_SNIPPET = (
@@ -53,6 +58,14 @@ _IMPORT_SNIPPET = (
     "import regbook\n"
     "dt = time.perf_counter() - t0\n"
     "heavy = sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules)\n"
+    "print(dt, ','.join(heavy))\n"
+)
+_TIMED_IMPORT = (
+    "import sys, time\n"
+    "t0 = time.perf_counter()\n"
+    "import {modules}\n"
+    "dt = time.perf_counter() - t0\n"
+    "heavy = sorted(m for m in ('scipy', 'sklearn', 'torch', 'tensorflow') if m in sys.modules)\n"
     "print(dt, ','.join(heavy))\n"
 )
 
@@ -170,6 +183,24 @@ def import_time(runs: int = 5) -> tuple[float, list[float], str]:
     return statistics.median(times), times, ",".join(sorted(heavy))
 
 
+def import_ratio(runs: int = 15) -> tuple[float, float, float, str]:
+    """``(ratio, regbook_np_median, numpy_median, heavy)``: ``import regbook, regbook.np`` vs
+    a bare ``import numpy``, medians over ``runs`` fresh interpreters each, run alternately."""
+    times: dict[str, list[float]] = {"numpy": [], "regbook, regbook.np": []}
+    heavy: set[str] = set()
+    for _ in range(runs):
+        for modules, seconds in times.items():
+            code = _TIMED_IMPORT.format(modules=modules)
+            out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(),
+                                 capture_output=True, text=True, check=True).stdout.split()
+            seconds.append(float(out[0]))
+            if modules != "numpy" and len(out) > 1:
+                heavy.update(out[1].split(","))
+    med_np = statistics.median(times["numpy"])
+    med_regbook = statistics.median(times["regbook, regbook.np"])
+    return med_regbook / med_np, med_regbook, med_np, ",".join(sorted(heavy))
+
+
 def book_build(root: Path, timeout: int) -> tuple[float, int, str]:
     """A cold ``jupyter-book build`` into a temporary folder; (seconds, return code, log)."""
     exe = Path(sys.executable).parent / "jupyter-book"
@@ -232,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("import regbook", f"{med:.3f} s", f"{IMPORT_TARGET:g} s",
                      _status(med, IMPORT_TARGET), note))
         print(f"  import regbook: {med:.3f} s ({note})", flush=True)
+        ratio, med_regbook, med_np, heavy = import_ratio()
+        note = f"{med_regbook:.3f} s vs {med_np:.3f} s (medians of 15)"
+        note += f"; imported {heavy}!" if heavy else "; no scipy/sklearn/torch/tensorflow"
+        rows.append(("import regbook, regbook.np / import numpy", f"{ratio:.2f}x",
+                     f"{IMPORT_RATIO_TARGET:g}x", "yes" if ratio <= IMPORT_RATIO_TARGET else "NO",
+                     note))
+        print(f"  import regbook, regbook.np / import numpy: {ratio:.2f}x ({note})", flush=True)
 
     root = args.root.resolve()
     notebooks = [p.resolve() for p in args.paths] if args.paths else toc_notebooks(root)

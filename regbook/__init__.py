@@ -8,7 +8,13 @@ Layout (one guess should find anything):
   imported).
 - :mod:`regbook.data`  -- deterministic, offline data sets (synthetic and scikit-learn's bundled).
 - :mod:`regbook.plot`  -- the book's one matplotlib look.
-- :func:`regbook.seed_everything` -- seed Python, NumPy and any loaded framework.
+- :mod:`regbook.backends` -- the one vocabulary the three backends share (and its allow-list).
+- :mod:`regbook.ablation` -- a measured ablation of regularizers, for any backend.
+- :mod:`regbook.convert` -- every scale factor between the book, Keras, PyTorch, scikit-learn.
+- :mod:`regbook.notebook` -- a chapter's one set-up line, :func:`regbook.notebook.setup`.
+- :class:`regbook.History`, :class:`regbook.FitPath` -- what training returns, in any backend.
+- :func:`regbook.seed_everything` -- seed Python, NumPy and any loaded framework (notebooks
+  only: regbook's own functions take explicit seeds and never reseed global generators).
 - :class:`regbook.EarlyStopping` -- Keras 3's early stopping rule, for any training loop.
 
 ``import regbook`` never imports TensorFlow or PyTorch: the backends are loaded on first
@@ -21,14 +27,16 @@ import importlib
 from types import ModuleType
 
 from regbook.early_stopping import EarlyStopping
+from regbook.history import FitPath, History
 from regbook.seeding import seed_everything
 
 __version__ = "0.1.0"
 
-__all__ = ["EarlyStopping", "seed_everything", "__version__", "np", "torch", "tf", "data", "plot",
-           "model_selection"]
+_LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot", "model_selection", "convert",
+                    "notebook", "backends", "ablation", "objectives"}
 
-_LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot", "model_selection"}
+__all__ = ["EarlyStopping", "History", "FitPath", "seed_everything", "__version__",
+           *sorted(_LAZY_SUBMODULES)]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -25,3 +25,30 @@ def one_blas_thread() -> Iterator[None]:
         _controller = ThreadpoolController()
     with _controller.limit(limits=1, user_api="blas"):
         yield
+
+
+def framework_threads(framework: str) -> None:
+    """Apply the thread count of :func:`regbook.notebook.setup` to a framework just loaded.
+
+    ``setup(threads=k)`` records ``k`` in ``REGBOOK_THREADS``; :mod:`regbook.torch` and
+    :mod:`regbook.tf` call this when they load, so the order of a chapter's imports does not
+    matter. Without ``REGBOOK_THREADS`` the framework keeps its default.
+    """
+    import os
+
+    value = os.environ.get("REGBOOK_THREADS")
+    if not value:
+        return
+    threads = int(value)
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    elif framework == "tf":
+        import tensorflow as tf
+
+        try:  # only possible before TensorFlow's runtime has started
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass

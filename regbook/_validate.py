@@ -83,24 +83,93 @@ def check_array(
     return arr
 
 
-def check_classification_data(X_train, y_train, X_val=None, y_val=None):
-    """Validate a classifier's training (and optional validation) data for both backends.
+def check_classification_data(X_train, y_train, X_val=None, y_val=None, *, dtype=np.float32):
+    """Validate a classifier's training (and optional validation) data for every backend.
 
-    Returns ``(X_train, y_train, validation)`` with features as ``float32 (n, d)``, labels as
-    ``int64 (n,)`` and ``validation`` either ``None`` or the ``(X_val, y_val)`` pair.
+    Returns ``(X_train, y_train, validation)`` with features as ``dtype`` (float32 by default)
+    ``(n, d)``, labels as
+    ``int64 (n,)`` (fractional labels are refused, not truncated) and ``validation`` either
+    ``None`` or the ``(X_val, y_val)`` pair.
     """
-    X_train = check_array(X_train, "X_train", ndim=2, dtype=np.float32)
-    y_train = check_array(y_train, "y_train", ndim=1, dtype=np.int64)
-    if len(X_train) != len(y_train):
-        raise ValueError(f"X_train and y_train lengths differ: {len(X_train)} and {len(y_train)}")
+    X_train, y_train = check_Xy(X_train, y_train, X_name="X_train", y_name="y_train",
+                                y_dtype=np.int64)
+    X_train = X_train.astype(dtype, copy=False)
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither")
     if X_val is None:
         return X_train, y_train, None
-    X_val = check_array(X_val, "X_val", ndim=2, dtype=np.float32)
-    y_val = check_array(y_val, "y_val", ndim=1, dtype=np.int64)
-    if len(X_val) != len(y_val):
-        raise ValueError(f"X_val and y_val lengths differ: {len(X_val)} and {len(y_val)}")
+    X_val, y_val = check_Xy(X_val, y_val, X_name="X_val", y_name="y_val", y_dtype=np.int64)
+    X_val = X_val.astype(dtype, copy=False)
     if X_val.shape[1] != X_train.shape[1]:
         raise ValueError(f"X_val has {X_val.shape[1]} features but X_train has {X_train.shape[1]}")
     return X_train, y_train, (X_val, y_val)
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` as a ``bool``; only ``bool`` and ``numpy.bool_`` are accepted.
+
+    A string such as ``'False'`` is refused (it would otherwise be truthy), and so are 0 and 1.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} "
+                        f"{value!r}")
+    return bool(value)
+
+
+def check_generator(rng, name: str = "rng") -> np.random.Generator:
+    """Return ``rng`` after checking that it is a ``numpy.random.Generator``."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator (numpy.random.default_rng("
+                        f"seed)), got {type(rng).__name__}")
+    return rng
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """Return ``dtype`` (``"float32"``, ``"float64"`` or a NumPy float dtype) as a ``np.dtype``."""
+    try:
+        dt = None if dtype is None or isinstance(dtype, bool) else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{name} must be a floating dtype ('float32', 'float64' or a NumPy float "
+                        f"dtype), got {dtype!r}")
+    return dt
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` as an ``int`` in ``[0, 2**32 - 1]``."""
+    return check_int(seed, name, minimum=0, maximum=2**32 - 1)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Return ``value`` after checking that it is one of ``choices`` (strings)."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_Xy(X, y, *, X_name: str = "X", y_name: str = "y", y_dtype=np.float64):
+    """Validate a design matrix ``(n, d)`` and its targets ``(n,)`` of the same length.
+
+    Returns ``(X, y)`` as float64 ``X`` and ``y`` of ``y_dtype``. The names are the caller's
+    argument names, so the message names what the caller passed.
+    """
+    X = check_array(X, X_name, ndim=2)
+    y = check_array(y, y_name, ndim=1, dtype=None)
+    if y_dtype is not None and np.dtype(y_dtype).kind in "iu" and y.dtype.kind == "f":
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"{y_name} must hold integer class labels, got fractional values")
+    if y_dtype is not None:
+        y = y.astype(y_dtype, copy=False)
+    if len(X) != len(y):
+        raise ValueError(f"{X_name} and {y_name} lengths differ: {len(X)} and {len(y)}")
+    return X, y
+
+
+def check_labels(y, name: str, n_classes: int) -> np.ndarray:
+    """Check integer class labels against a model's number of classes, ``0 <= y < n_classes``."""
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{name} must hold class labels in [0, {n_classes - 1}] (the model has "
+                         f"{n_classes} outputs), got values in [{y.min()}, {y.max()}]")
+    return y

@@ -1,12 +1,15 @@
 """Deterministic, offline data sets for the book.
 
-Nothing here downloads anything: the synthetic generators are seeded NumPy code, and the real
-data sets are the ones scikit-learn ships inside its wheel (``load_digits``, ``load_diabetes``).
+Nothing here downloads anything: the synthetic generators are seeded NumPy code, the real
+data sets are the ones scikit-learn ships inside its wheel (``load_digits``, ``load_diabetes``),
+and MNIST-1D is generated locally from its ten templates by the ``mnist1d`` package.
 The same arguments always give the same arrays.
 """
 
 from __future__ import annotations
 
+import functools
+import random
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,7 +17,7 @@ import numpy as np
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.model_selection import train_test_split
 
-from regbook._validate import check_float, check_int
+from regbook._validate import check_bool, check_float, check_int
 
 __all__ = [
     "Split",
@@ -23,6 +26,8 @@ __all__ = [
     "make_sparse_regression",
     "digits_split",
     "diabetes_split",
+    "mnist1d",
+    "mnist1d_templates",
 ]
 
 
@@ -246,3 +251,91 @@ def diabetes_split(
     y = diabetes.target.astype(np.float64)
     return _three_way_split(X, y, val_fraction=val_fraction, test_fraction=test_fraction,
                             seed=seed, stratify=False, name="diabetes")
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_build() -> dict:
+    """The package's default MNIST-1D data set, built once per process (read-only arrays).
+
+    ``make_dataset`` reseeds NumPy's and Python's global generators (``set_seed(42)``); their
+    states are saved and restored, so the caller's random streams are untouched. The package's
+    ``shuffle_seq`` option draws its column permutation from the global generator right after
+    the batch shuffle, the last draw of ``make_dataset``: drawing ``permutation(40)`` at that
+    point gives the very same permutation without building the data set twice.
+    """
+    from mnist1d.data import get_dataset_args, make_dataset   # imports SciPy: only when used
+
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        args = get_dataset_args()
+        raw = make_dataset(args)
+        permutation = np.random.permutation(args.final_seq_length)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    arrays = {
+        "x": raw["x"], "y": raw["y"], "x_test": raw["x_test"], "y_test": raw["y_test"],
+        "permutation": permutation, "templates": raw["templates"]["x"],
+        "template_labels": raw["templates"]["y"],
+    }
+    for value in arrays.values():
+        value.setflags(write=False)
+    return arrays
+
+
+def mnist1d(*, shuffle: bool = False, n_val: int = 0) -> Split:
+    """MNIST-1D (Greydanus & Steinbach, ICML 2024): 4000 + 1000 signals of 40 values, 10 classes.
+
+    Built locally by the ``mnist1d`` package, ``make_dataset(get_dataset_args())``, from ten
+    hand-made templates of the digits 0-9, each padded, scaled, translated, sheared and
+    subsampled to 40 positions with correlated and i.i.d. noise (never downloaded; about a
+    second, once per process, then cached). ``X_train (4000, 40)``, ``y_train``,
+    ``X_test (1000, 40)`` and ``y_test`` are exactly the package's ``x``, ``y``, ``x_test``,
+    ``y_test`` (float64 / int64); every call returns fresh copies. NumPy's and Python's
+    global generators, which the package reseeds, are restored afterwards.
+
+    Parameters
+    ----------
+    shuffle : bool
+        The paper's "shuffle" variant (its ``shuffle_seq=True``): the 40 positions are permuted
+        by one fixed permutation, the same for every example of every part, so each example
+        keeps its values but loses its spatial order. The permutation is the package's own
+        (drawn after seeding with 42), so the arrays equal ``make_dataset`` with
+        ``shuffle_seq=True``.
+    n_val : int
+        Hold out the *last* ``n_val`` of the 4000 training examples (the package has already
+        shuffled their order) as the validation part, ``0 <= n_val < 4000``. With the default
+        0 the training part is the package's whole ``x`` (as in the paper) and the validation
+        part is empty, shape ``(0, 40)``.
+
+    Returns
+    -------
+    Split
+        Named ``"mnist1d"`` or ``"mnist1d-shuffle"``.
+    """
+    shuffle = check_bool(shuffle, "shuffle")
+    raw = _mnist1d_build()
+    n_val = check_int(n_val, "n_val", minimum=0, maximum=len(raw["y"]) - 1)
+    columns = raw["permutation"] if shuffle else slice(None)
+    X, X_test = raw["x"][:, columns].copy(), raw["x_test"][:, columns].copy()
+    y, y_test = raw["y"].copy(), raw["y_test"].copy()
+    n_train = len(y) - n_val
+    return Split(X[:n_train], y[:n_train], X[n_train:], y[n_train:], X_test, y_test,
+                 name="mnist1d-shuffle" if shuffle else "mnist1d")
+
+
+def mnist1d_templates() -> tuple[np.ndarray, np.ndarray]:
+    """The ten templates MNIST-1D is generated from, one hand-made 1-D "digit" per class.
+
+    Each template is 12 values, centred and scaled by the package, starting and ending at 0.
+    The package draws one as a curve with the value on the horizontal axis and the position
+    running downwards, which traces the outline of its digit.
+
+    Returns
+    -------
+    templates : numpy.ndarray, shape (10, 12)
+    labels : numpy.ndarray of int64, shape (10,)
+        The digit of each row, 0..9.
+    """
+    raw = _mnist1d_build()
+    return raw["templates"].copy(), raw["template_labels"].copy()

@@ -19,7 +19,7 @@ from typing import Union
 
 import numpy as np
 
-from regbook._validate import check_array, check_int
+from regbook._validate import check_array, check_bool, check_int, check_seed, check_Xy
 
 __all__ = [
     "kfold_indices",
@@ -53,7 +53,7 @@ def kfold_indices(n_samples: int, n_splits: int = 5, *, shuffle: bool = True,
     shuffle : bool
         Permute the indices with ``numpy.random.default_rng(seed)`` before cutting them.
     seed : int
-        Seed of the permutation, >= 0 (ignored when ``shuffle=False``).
+        Seed of the permutation, in ``[0, 2**32 - 1]`` (ignored when ``shuffle=False``).
 
     Returns
     -------
@@ -63,9 +63,8 @@ def kfold_indices(n_samples: int, n_splits: int = 5, *, shuffle: bool = True,
     """
     n_splits = check_int(n_splits, "n_splits", minimum=2)
     n_samples = check_int(n_samples, "n_samples", minimum=n_splits)
-    if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
-    seed = check_int(seed, "seed", minimum=0)
+    shuffle = check_bool(shuffle, "shuffle")
+    seed = check_seed(seed)
     order = np.arange(n_samples, dtype=np.int64)
     if shuffle:
         order = np.random.default_rng(seed).permutation(order)
@@ -123,13 +122,16 @@ class CVResult:
 
 
 def _check_fit(fit) -> FitFunction:
-    from regbook.np.linear import lasso, ridge  # NumPy only; imported here to keep this light
-
-    named = {"ridge": ridge, "lasso": lasso}
     if isinstance(fit, str):
-        if fit not in named:
+        if fit not in ("ridge", "lasso"):
             raise ValueError(f"fit must be 'ridge', 'lasso' or a callable, got {fit!r}")
-        return named[fit]
+        # NumPy only; imported here to keep `import regbook` light. The solvers' core, not
+        # regbook.np.ridge / lasso: X, y and lams are validated once, here, not per fold.
+        from regbook.np.linear import _solve
+
+        if fit == "ridge":
+            return lambda X, y, lam: _solve(X, y, 0.0, lam)
+        return lambda X, y, lam: _solve(X, y, lam, 0.0)
     if not callable(fit):
         raise TypeError(f"fit must be 'ridge', 'lasso' or a callable, got {type(fit).__name__}")
     return fit
@@ -205,15 +207,12 @@ def cross_validate_lam(fit: Union[str, FitFunction], X: np.ndarray, y: np.ndarra
         With ``fold_mse`` ``(m, K)``, ``mean``, ``se``, ``best_lam`` and ``lam_1se``.
     """
     fit = _check_fit(fit)
-    X = check_array(X, "X", ndim=2)
-    y = check_array(y, "y", ndim=1)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and "
-                         f"{y.shape[0]}")
+    X, y = check_Xy(X, y)
     lams = _check_lams(lams)
     folds = _check_folds(folds, X.shape[0])
     if len(folds) < 2:
-        raise ValueError(f"folds must hold at least 2 folds for a standard error, got {len(folds)}")
+        raise ValueError("folds must hold at least 2 folds for a standard error, got "
+                         f"{len(folds)}")
     fold_mse = np.empty((lams.size, len(folds)))
     for k, (train, val) in enumerate(folds):
         for j, lam in enumerate(lams):

@@ -1,30 +1,29 @@
-"""regbook.torch's ablation runner: each setting switches on its regularizer, runs are
-deterministic, the tidy table and its summary are right, and bad arguments are refused."""
+"""regbook.ablation: each setting reaches the backend's make_mlp and fit_classifier, runs are
+deterministic and alike in every backend, the tidy table and its summary are right, and bad
+arguments are refused before anything trains."""
 
+import copy
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from regbook import EarlyStopping, convert, data
-
-torch = pytest.importorskip("torch")
-rtorch = pytest.importorskip("regbook.torch")
-from regbook.torch.ablation import (  # noqa: E402
+from regbook import EarlyStopping, data
+from regbook._training import minibatches
+from regbook.ablation import (
     Setting,
     ablation_grid,
     ablation_table,
-    build_setting,
-    make_regularized_mlp,
     run_ablation,
     summarize_ablation,
     train_setting,
 )
 
 FAST = dict(hidden=(16,), epochs=4, lr=1e-2, batch_size=25)
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+ROW_KEYS = {"setting", "backend", "seed", "train_accuracy", "val_accuracy", "test_accuracy",
+            "gap", "train_loss", "test_loss", "epochs"}
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +32,25 @@ def split():
 
 
 @pytest.fixture(scope="module")
-def tiny_rows(split):
+def rtorch(one_torch_thread):
+    return pytest.importorskip("regbook.torch")
+
+
+@pytest.fixture(scope="module")
+def tiny_rows(split, rtorch):
     settings = [Setting("none"), Setting("dropout", dropout=0.5)]
-    return run_ablation(settings, split, seeds=[0, 1], **FAST)
+    return run_ablation(settings, split, backend="torch", seeds=[0, 1], **FAST)
+
+
+def _weights(rtorch, model) -> list[np.ndarray]:
+    return [w.detach().numpy().copy() for w in rtorch.split_decay_params(model)[0]]
+
+
+def test_the_runner_imports_no_framework():
+    code = ("import sys, regbook.ablation; print(sorted(m for m in ('torch', 'tensorflow', "
+            "'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # --- the grid and the settings -------------------------------------------------------------
@@ -50,59 +65,97 @@ def test_the_default_grid_has_every_regularizer_alone_and_the_combinations():
     assert grid["BN+dropout"].batchnorm and grid["BN+dropout"].dropout == 0.5
 
 
-def test_dropout_setting_has_a_dropout_layer_and_no_other_does():
-    model, _, _ = build_setting(Setting("d", dropout=0.3), 64, hidden=(8, 8))
-    drops = [m for m in model if isinstance(m, torch.nn.Dropout)]
-    assert len(drops) == 2 and all(d.p == 0.3 for d in drops)
-    plain, _, _ = build_setting(Setting("none"), 64, hidden=(8, 8))
-    assert not any(isinstance(m, (torch.nn.Dropout, torch.nn.BatchNorm1d)) for m in plain)
+@pytest.mark.parametrize("setting", [
+    Setting("all", lam2=2e-3, lam1=1e-4, dropout=0.3, batchnorm=True, patience=3),
+    Setting("none"),
+])
+def test_a_setting_reaches_the_backends_make_mlp_and_fit_classifier(split, rtorch, monkeypatch,
+                                                                     setting):
+    calls = {}
+
+    def spy(name):
+        real = getattr(rtorch, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] = (args, kwargs)
+            return real(*args, **kwargs)
+        return wrapper
+
+    for name in ("make_mlp", "fit_classifier"):
+        monkeypatch.setattr(rtorch, name, spy(name))
+    train_setting(setting, split, backend="torch", seed=5, hidden=[16], epochs=1, lr=2e-2,
+                  batch_size=25)
+    assert calls["make_mlp"] == ((64, (16,), 10), dict(dropout=setting.dropout,
+                                                       batchnorm=setting.batchnorm, seed=5))
+    args, kwargs = calls["fit_classifier"]
+    np.testing.assert_array_equal(args[1], split.X_train)
+    np.testing.assert_array_equal(kwargs["X_val"], split.X_val)
+    stopper = kwargs.pop("early_stopping")
+    assert {k: kwargs[k] for k in ("optimizer", "lr", "lam1", "lam2", "epochs", "batch_size",
+                                   "seed")} == dict(optimizer="adam", lr=2e-2, lam1=setting.lam1,
+                                                    lam2=setting.lam2, epochs=1, batch_size=25,
+                                                    seed=5)
+    if setting.patience is None:
+        assert stopper is None
+    else:
+        assert isinstance(stopper, EarlyStopping)
+        assert stopper.patience == setting.patience and stopper.restore_best_weights
 
 
-def test_batchnorm_setting_puts_batchnorm_between_linear_and_relu():
-    model, _, _ = build_setting(Setting("bn", batchnorm=True), 64, hidden=(8,))
-    assert [type(m) for m in model] == [torch.nn.Linear, torch.nn.BatchNorm1d, torch.nn.ReLU,
-                                        torch.nn.Linear]
+def test_every_setting_starts_from_the_weights_of_the_plain_network(rtorch):
+    # the paired comparison's premise: dropout and batch norm do not change the drawn weights
+    plain = rtorch.make_mlp(64, (8,), 10, seed=3)
+    regularized = rtorch.make_mlp(64, (8,), 10, dropout=0.5, batchnorm=True, seed=3)
+    for ours, theirs in zip(_weights(rtorch, regularized), _weights(rtorch, plain), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
 
 
-def test_every_setting_starts_from_the_weights_of_make_mlp():
-    reference = rtorch.make_mlp(64, hidden=(8,), seed=3)
-    model = make_regularized_mlp(64, (8,), dropout=0.5, batchnorm=True, seed=3)
-    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    for ours, theirs in zip(linears, [reference[0], reference[2]]):
-        torch.testing.assert_close(ours.weight, theirs.weight, rtol=0, atol=0)
-        torch.testing.assert_close(ours.bias, theirs.bias, rtol=0, atol=0)
-
-
-def test_l2_setting_decays_the_weights_only_by_the_converted_strength():
-    model, opt, _ = build_setting(Setting("L2", lam2=2e-3, batchnorm=True), 64, hidden=(8,))
-    decayed, not_decayed = opt.param_groups
-    assert decayed["weight_decay"] == convert.torch_weight_decay(2e-3) == 2e-3
-    assert not_decayed["weight_decay"] == 0.0
-    assert {id(p) for p in decayed["params"]} == {id(model[0].weight), id(model[3].weight)}
-    assert len(not_decayed["params"]) == 4  # two biases, gamma, beta
-    _, plain_opt, _ = build_setting(Setting("none"), 64, hidden=(8,))
-    assert all(g["weight_decay"] == 0.0 for g in plain_opt.param_groups)
-
-
-def test_early_stopping_setting_gets_a_restoring_stopper_with_its_patience():
-    _, _, stopper = build_setting(Setting("es", patience=7), 64, hidden=(8,))
-    assert isinstance(stopper, EarlyStopping)
-    assert stopper.patience == 7 and stopper.restore_best_weights
-    assert build_setting(Setting("none"), 64, hidden=(8,))[2] is None
-
+# --- training ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("penalty, norm", [
-    ("lam1", lambda w: w.abs().sum()),
-    ("lam2", lambda w: w.pow(2).sum()),
+    ("lam1", lambda w: np.abs(w).sum()),
+    ("lam2", lambda w: np.square(w).sum()),
 ])
-def test_a_penalty_shrinks_the_weights_it_penalises(split, penalty, norm):
+def test_a_penalty_shrinks_the_weights_it_penalises(split, rtorch, penalty, norm):
     def weight_norm(setting):
         _, model = train_setting(setting, split, seed=0, return_model=True, **FAST)
-        return sum(norm(m.weight).item() for m in model if isinstance(m, torch.nn.Linear))
+        return sum(norm(w) for w in _weights(rtorch, model))
     assert weight_norm(Setting("p", **{penalty: 0.05})) < 0.9 * weight_norm(Setting("none"))
 
 
-def test_early_stopping_stops_and_restores_the_weights_of_the_best_epoch(split):
+def test_an_l2_setting_is_torch_fit_classifier_with_lam2(split, rtorch):
+    row, model = train_setting(Setting("L2", lam2=1e-2), split, backend="torch", seed=2,
+                               return_model=True, **FAST)
+    direct = rtorch.make_mlp(64, FAST["hidden"], 10, seed=2)
+    rtorch.fit_classifier(direct, split.X_train, split.y_train, X_val=split.X_val,
+                          y_val=split.y_val, optimizer="adam", lr=FAST["lr"], lam2=1e-2,
+                          epochs=FAST["epochs"], batch_size=FAST["batch_size"], seed=2)
+    for a, b in zip(model.state_dict().values(), direct.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert row["test_loss"] == rtorch.evaluate_classifier(direct, split.X_test, split.y_test)[0]
+
+
+def test_lam2_in_the_loss_is_the_former_runners_coupled_adam_weight_decay(split, rtorch):
+    # the former regbook.torch.ablation trained with Adam(weight_decay=lam2) on the weights
+    import torch
+
+    lam2, lr, epochs, batch_size = 1e-2, 1e-2, 3, 25
+    row, model = train_setting(Setting("L2", lam2=lam2), split, seed=0, return_model=True,
+                               hidden=(16,), epochs=epochs, lr=lr, batch_size=batch_size)
+    old = rtorch.make_mlp(64, (16,), 10, seed=0)
+    opt = torch.optim.Adam(rtorch.param_groups(old, lam2), lr=lr)
+    X, y = torch.from_numpy(split.X_train), torch.from_numpy(split.y_train)
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        for idx in minibatches(rng.permutation(len(y)), batch_size):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(old(X[idx]), y[idx]).backward()
+            opt.step()
+    for a, b in zip(model.state_dict().values(), old.state_dict().values(), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-5)
+
+
+def test_early_stopping_stops_and_restores_the_weights_of_the_best_epoch(split, rtorch):
     # lr 0.05 over-trains fast: the validation loss turns up and patience 2 stops the run
     kwargs = dict(FAST, epochs=60, lr=0.05)
     row, stopped = train_setting(Setting("es", patience=2), split, seed=0, return_model=True,
@@ -112,8 +165,20 @@ def test_early_stopping_stops_and_restores_the_weights_of_the_best_epoch(split):
     # same run (same batches, same Adam state), so its weights are the restored ones
     _, plain = train_setting(Setting("none"), split, seed=0, return_model=True,
                              **dict(kwargs, epochs=row["epochs"] - 2))
-    for a, b in zip(stopped.state_dict().values(), plain.state_dict().values()):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(stopped.state_dict().values(), plain.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_numpy_and_torch_give_rows_of_the_same_shape(split, rtorch):
+    import regbook.np as rnp  # NumPy is always there: no skip
+    setting = Setting("BN+dropout", dropout=0.5, batchnorm=True, lam2=1e-3)
+    rows = {b: train_setting(setting, split, backend=b, seed=1, **dict(FAST, epochs=2))
+            for b in ("np", "torch")}
+    assert set(rows["np"]) == set(rows["torch"]) == ROW_KEYS
+    assert (rows["np"]["backend"], rows["torch"]["backend"]) == ("np", "torch")
+    for row in rows.values():
+        assert row["epochs"] == 2 and 0.0 <= row["test_accuracy"] <= 1.0
+    assert train_setting(setting, split, backend=rnp, seed=1, **dict(FAST, epochs=2)) == rows["np"]
 
 
 # --- runs, rows and determinism ------------------------------------------------------------
@@ -122,8 +187,7 @@ def test_a_tiny_grid_gives_one_tidy_row_per_setting_and_seed(tiny_rows):
     assert [(r["setting"], r["seed"]) for r in tiny_rows] == [
         ("none", 0), ("none", 1), ("dropout", 0), ("dropout", 1)]
     for r in tiny_rows:
-        assert set(r) == {"setting", "seed", "train_accuracy", "val_accuracy", "test_accuracy",
-                          "gap", "train_loss", "test_loss", "epochs"}
+        assert set(r) == ROW_KEYS and r["backend"] == "torch"
         assert 0.0 <= r["test_accuracy"] <= 1.0 and r["epochs"] == FAST["epochs"]
         assert math.isclose(r["gap"], r["train_accuracy"] - r["test_accuracy"])
 
@@ -138,7 +202,7 @@ def test_different_seeds_give_different_networks(tiny_rows):
     assert tiny_rows[0]["test_loss"] != tiny_rows[1]["test_loss"]
 
 
-def test_a_split_function_is_called_once_per_seed(split):
+def test_a_split_function_is_called_once_per_seed(split, rtorch):
     calls = []
 
     def make_split(seed):
@@ -153,14 +217,17 @@ def test_a_split_function_is_called_once_per_seed(split):
 # --- summary and table ---------------------------------------------------------------------
 
 def _row(setting, seed, acc, loss=0.5, train=1.0):
-    return dict(setting=setting, seed=seed, train_accuracy=train, val_accuracy=acc,
-                test_accuracy=acc, gap=train - acc, train_loss=0.0, test_loss=loss, epochs=10)
+    return dict(setting=setting, backend="np", seed=seed, train_accuracy=train,
+                val_accuracy=acc, test_accuracy=acc, gap=train - acc, train_loss=0.0,
+                test_loss=loss, epochs=10)
+
+
+ROWS = [_row("none", 0, 0.90, 0.4), _row("none", 1, 0.80, 0.6),
+        _row("x", 0, 0.93, 0.3), _row("x", 1, 0.85, 0.4)]
 
 
 def test_summary_gives_sample_mean_and_std_and_paired_differences():
-    rows = [_row("none", 0, 0.90, 0.4), _row("none", 1, 0.80, 0.6),
-            _row("x", 0, 0.93, 0.3), _row("x", 1, 0.85, 0.4)]
-    none, x = summarize_ablation(rows)
+    none, x = summarize_ablation(ROWS)
     assert (none["setting"], x["setting"], x["n_seeds"]) == ("none", "x", 2)
     assert math.isclose(x["test_accuracy_mean"], 0.89)
     assert math.isclose(x["test_accuracy_std"], np.std([0.93, 0.85], ddof=1))
@@ -168,17 +235,27 @@ def test_summary_gives_sample_mean_and_std_and_paired_differences():
     assert math.isclose(x["delta_accuracy_std"], np.std([0.03, 0.05], ddof=1))
     assert math.isclose(x["delta_loss_mean"], -0.15)
     assert none["delta_accuracy_mean"] == none["delta_accuracy_std"] == 0.0
-    assert "delta_accuracy_mean" not in summarize_ablation(rows, baseline=None)[0]
+    assert "delta_accuracy_mean" not in summarize_ablation(ROWS, baseline=None)[0]
 
 
-def test_the_table_has_a_header_and_one_line_per_setting(tiny_rows):
-    table = ablation_table(summarize_ablation(tiny_rows))
-    lines = table.splitlines()
+def test_the_table_has_a_header_and_one_line_per_setting():
+    summary = summarize_ablation(ROWS)
+    lines = ablation_table(summary).splitlines()
     assert lines[0].startswith("| setting | test accuracy (%)") and set(lines[1]) <= set("|-")
-    assert len(lines) == 4 and lines[2].startswith("| none |") and lines[3].startswith(
-        "| dropout |")
-    s = summarize_ablation(tiny_rows)[1]
-    assert f"{100 * s['test_accuracy_mean']:.1f} ± {100 * s['test_accuracy_std']:.1f}" in lines[3]
+    assert len(lines) == 4 and lines[2].startswith("| none |") and lines[3].startswith("| x |")
+    assert "89.0 ± 5.7" in lines[3] and lines[3].endswith("+4.0 ± 1.4 |")
+    assert "Δ" not in ablation_table(summarize_ablation(ROWS, baseline=None))
+
+
+def test_the_table_refuses_raw_rows_and_the_summary_refuses_summaries():
+    with pytest.raises(ValueError, match=r"summary\[0\] lacks .*pass summarize_ablation"):
+        ablation_table(ROWS)
+    with pytest.raises(ValueError, match=r"rows\[0\] lacks .*pass the rows of run_ablation"):
+        summarize_ablation(summarize_ablation(ROWS))
+    with pytest.raises(TypeError, match="summary must hold dicts"):
+        ablation_table("none")
+    with pytest.raises(ValueError, match="summary must not be empty"):
+        ablation_table([])
 
 
 # --- argument validation -------------------------------------------------------------------
@@ -200,19 +277,31 @@ def test_a_setting_refuses_a_non_bool_batchnorm():
         Setting("x", batchnorm=1)
 
 
+@pytest.fixture
+def no_training(rtorch, monkeypatch):
+    """regbook.torch's make_mlp fails the test if called: the refusal came before any run."""
+    def make_mlp(*args, **kwargs):
+        raise AssertionError("a network was built before the bad argument was refused")
+    monkeypatch.setattr(rtorch, "make_mlp", make_mlp)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
+    (dict(backend="jax"), ValueError, "backend must be one of"),
+    (dict(backend=np), ValueError, "backend must be one of"),
     (dict(seed=-1), ValueError, "seed"),
+    (dict(hidden="16"), TypeError, "hidden"),
+    (dict(hidden=(16, 0)), ValueError, r"hidden\[1\]"),
     (dict(epochs=0), ValueError, "epochs"),
     (dict(lr=0.0), ValueError, "lr"),
     (dict(batch_size=1), ValueError, "batch_size"),
     (dict(return_model=1), TypeError, "return_model"),
 ])
-def test_train_setting_refuses_bad_arguments(split, kwargs, error, match):
+def test_train_setting_refuses_bad_arguments(split, no_training, kwargs, error, match):
     with pytest.raises(error, match=match):
         train_setting(Setting("none"), split, **kwargs)
 
 
-def test_train_setting_needs_a_setting_and_a_split(split):
+def test_train_setting_needs_a_setting_and_a_split(split, no_training):
     with pytest.raises(TypeError, match="setting"):
         train_setting({"name": "none"}, split)
     with pytest.raises(TypeError, match="split"):
@@ -225,28 +314,39 @@ def test_train_setting_needs_a_setting_and_a_split(split):
     (["none"], {}, TypeError, "Setting"),
     ([Setting("a")], dict(seeds=[]), ValueError, "seeds"),
     ([Setting("a")], dict(seeds=[1, 1]), ValueError, "unique"),
-    ([Setting("a")], dict(seeds=[-1]), ValueError, "seeds"),
+    ([Setting("a")], dict(seeds=[0, -1]), ValueError, r"seeds\[1\]"),
     ([Setting("a")], dict(momentum=0.9), TypeError, "momentum"),
+    ([Setting("a")], dict(backend="jax"), ValueError, "backend"),
+    ([Setting("a"), Setting("b")], dict(epochs=0), ValueError, "epochs"),
+    ([Setting("a"), Setting("b")], dict(hidden=(0,)), ValueError, r"hidden\[0\]"),
 ])
-def test_run_ablation_checks_everything_before_training(split, settings, kwargs, error, match):
+def test_run_ablation_checks_everything_before_training(split, no_training, settings, kwargs,
+                                                        error, match):
     with pytest.raises(error, match=match):
         run_ablation(settings, split, **kwargs)
 
 
-def test_run_ablation_refuses_a_split_function_returning_something_else(split):
-    with pytest.raises(TypeError, match="split"):
-        run_ablation([Setting("a")], lambda seed: None, seeds=[0])
+def test_run_ablation_refuses_a_split_function_returning_something_else(split, no_training):
+    with pytest.raises(TypeError, match=r"split\(1\) must be a regbook.data.Split"):
+        run_ablation([Setting("a")], lambda seed: split if seed == 0 else None, seeds=[0, 1])
     with pytest.raises(TypeError, match="split"):
         run_ablation([Setting("a")], "digits", seeds=[0])
 
 
-def test_summary_refuses_an_unknown_baseline_and_foreign_rows(tiny_rows):
+def test_summary_refuses_an_unknown_baseline_and_foreign_rows():
     with pytest.raises(ValueError, match="baseline"):
-        summarize_ablation(tiny_rows, baseline="L2")
+        summarize_ablation(ROWS, baseline="L2")
     with pytest.raises(ValueError, match="rows"):
         summarize_ablation([{"setting": "x"}])
     with pytest.raises(ValueError, match="rows"):
         summarize_ablation([])
-    unpaired = tiny_rows[:1] + [dict(tiny_rows[2], seed=7)]
     with pytest.raises(ValueError, match="seeds"):
-        summarize_ablation(unpaired)
+        summarize_ablation(ROWS[:3] + [dict(ROWS[3], seed=7)])
+
+
+def test_summary_refuses_a_setting_twice_per_seed_or_from_two_backends():
+    twice = ROWS + [copy.deepcopy(ROWS[0])]
+    other_backend = ROWS[:3] + [dict(ROWS[3], backend="torch")]
+    for rows in (twice, other_backend):
+        with pytest.raises(ValueError, match="one backend's run_ablation at a time"):
+            summarize_ablation(rows)

@@ -257,8 +257,8 @@ def test_keras_augmenter_shapes_flat_and_images(rtf, digits):
     X = digits[0]
     flat = rtf.make_augmenter(1, 0.1, flat=True, seed=0)
     images = rtf.make_augmenter(1, 0.1, seed=0)
-    assert rtf.augment_batch(flat, X).shape == X.shape
-    out = rtf.augment_batch(images, X.reshape(-1, 8, 8, 1))
+    assert rtf.apply_augmenter(flat, X).shape == X.shape
+    out = rtf.apply_augmenter(images, X.reshape(-1, 8, 8, 1))
     assert out.shape == (len(X), 8, 8, 1) and out.dtype == np.float32
 
 
@@ -266,7 +266,7 @@ def test_keras_augmenter_shapes_flat_and_images(rtf, digits):
 def test_keras_inference_mode_is_the_identity(rtf, digits):
     X = digits[0]
     model = rtf.make_augmenter(2, 0.3, flat=True, seed=0)
-    np.testing.assert_array_equal(rtf.augment_batch(model, X, training=False), X)
+    np.testing.assert_array_equal(rtf.apply_augmenter(model, X, training=False), X)
 
 
 @quiet_keras
@@ -282,8 +282,8 @@ def test_keras_bare_call_shifts_but_adds_no_noise(rtf, digits):
 @quiet_keras
 def test_keras_same_seed_same_augmentation(rtf, digits):
     X = digits[0]
-    a = rtf.augment_batch(rtf.make_augmenter(1, 0.1, flat=True, seed=4), X)
-    b = rtf.augment_batch(rtf.make_augmenter(1, 0.1, flat=True, seed=4), X)
+    a = rtf.apply_augmenter(rtf.make_augmenter(1, 0.1, flat=True, seed=4), X)
+    b = rtf.apply_augmenter(rtf.make_augmenter(1, 0.1, flat=True, seed=4), X)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, X)
 
@@ -292,7 +292,7 @@ def test_keras_same_seed_same_augmentation(rtf, digits):
 def test_keras_translation_gives_the_numpy_integer_shifts(rtf, digits):
     X = digits[0]
     model = rtf.make_augmenter(1, 0.0, flat=True, seed=0)
-    outputs = rtf.augment_batch(model, np.repeat(X[:5], 20, axis=0))
+    outputs = rtf.apply_augmenter(model, np.repeat(X[:5], 20, axis=0))
     for i, row in enumerate(outputs):
         assert row.tobytes() in _all_shifts(X[i // 20], 1)
     assert len({row.tobytes() for row in outputs[:20]}) > 3  # really random
@@ -302,7 +302,7 @@ def test_keras_translation_gives_the_numpy_integer_shifts(rtf, digits):
 def test_keras_translation_makes_end_shifts_half_as_likely(rtf):
     X = np.zeros((4000, 64), dtype=np.float32)
     X[:, 27] = 1.0
-    positions = rtf.augment_batch(rtf.make_augmenter(1, flat=True, seed=0), X).argmax(axis=1)
+    positions = rtf.apply_augmenter(rtf.make_augmenter(1, flat=True, seed=0), X).argmax(axis=1)
     dx = positions % 8 - 3
     freq = np.array([np.mean(dx == d) for d in (-1, 0, 1)])
     np.testing.assert_allclose(freq, [0.25, 0.5, 0.25], atol=0.03)
@@ -311,17 +311,17 @@ def test_keras_translation_makes_end_shifts_half_as_likely(rtf):
 @quiet_keras
 def test_keras_noise_statistics_and_clipping(rtf):
     X = np.full((200, 64), 0.5, dtype=np.float32)
-    noise = rtf.augment_batch(rtf.make_augmenter(0, 0.1, flat=True, seed=0), X) - X
+    noise = rtf.apply_augmenter(rtf.make_augmenter(0, 0.1, flat=True, seed=0), X) - X
     assert abs(noise.mean()) < 4 * 0.1 / np.sqrt(noise.size)
     assert noise.std() == pytest.approx(0.1, rel=0.03)
-    big = rtf.augment_batch(rtf.make_augmenter(0, 1.0, flat=True, seed=0), X)
+    big = rtf.apply_augmenter(rtf.make_augmenter(0, 1.0, flat=True, seed=0), X)
     assert big.min() == 0.0 and big.max() == 1.0
 
 
 @quiet_keras
 def test_keras_zero_shift_zero_noise_is_the_identity_in_training(rtf, digits):
     X = digits[0]
-    np.testing.assert_array_equal(rtf.augment_batch(rtf.make_augmenter(0, 0.0, flat=True), X), X)
+    np.testing.assert_array_equal(rtf.apply_augmenter(rtf.make_augmenter(0, 0.0, flat=True), X), X)
 
 
 @quiet_keras
@@ -330,6 +330,8 @@ def test_keras_zero_shift_zero_noise_is_the_identity_in_training(rtf, digits):
     (dict(sigma=-1.0), ValueError, "sigma must be in"),
     (dict(sigma=1.5), ValueError, r"sigma must be in \[0, 1\]"),
     (dict(flat="yes"), TypeError, "flat must be a bool"),
+    (dict(clip=1), TypeError, "clip must be a bool"),
+    (dict(seed=2**32), ValueError, "seed must be <="),
     (dict(seed=-1), ValueError, "seed must be >= 0"),
     (dict(image_shape=(8,)), ValueError, "image_shape must be"),
 ])
@@ -342,6 +344,24 @@ def test_keras_make_augmenter_rejects_bad_arguments(rtf, kwargs, error, match):
 def test_keras_augment_rejects_wrong_shape_and_non_model(rtf):
     model = rtf.make_augmenter(1, flat=True)
     with pytest.raises(ValueError, match=r"X must have shape \(n, 64\)"):
-        rtf.augment_batch(model, np.zeros((2, 8, 8, 1)))
+        rtf.apply_augmenter(model, np.zeros((2, 8, 8, 1)))
     with pytest.raises(TypeError, match="augmenter must be a keras.Model"):
-        rtf.augment_batch(lambda x: x, np.zeros((2, 64)))
+        rtf.apply_augmenter(lambda x: x, np.zeros((2, 64)))
+    with pytest.raises(TypeError, match="training must be a bool"):
+        rtf.apply_augmenter(model, np.zeros((2, 64)), training="False")
+
+
+@quiet_keras
+def test_keras_augment_batch_is_renamed_apply_augmenter(rtf):
+    # regbook.np.augment_batch draws its own shifts; the Keras helper only runs a model
+    assert not hasattr(rtf, "augment_batch") and "apply_augmenter" in rtf.__all__
+
+
+@quiet_keras
+def test_seeded_keras_augmenter_leaves_the_global_generators_alone(rtf, digits):
+    import random
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    rtf.apply_augmenter(rtf.make_augmenter(1, 0.1, flat=True, seed=3), digits[0])
+    assert random.getstate() == python_state
+    after = np.random.get_state()
+    assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1])

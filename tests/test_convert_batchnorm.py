@@ -150,3 +150,24 @@ def test_stored_statistics_are_copied_as_is_for_inference(keras):
     kl.set_weights([ours.gamma, ours.beta, ours.running_mean, ours.running_var])
     x = np.random.default_rng(4).normal(size=(5, 4))
     np.testing.assert_allclose(kl(x).numpy(), ours.forward(x, training=False), rtol=1e-12)
+
+
+def test_regbooks_two_keras_layers_differ_only_as_the_converters_say(keras):
+    # regbook.tf.BatchNorm (PyTorch's convention) and regbook.tf.KerasBatchNorm configured by
+    # keras_bn_kwargs_from_torch: equal outputs and running means, variances off by n/(n-1).
+    import regbook.tf as rtf
+    m, eps = 0.25, 1e-4
+    torch_style = rtf.BatchNorm(4, momentum=m, eps=eps, dtype="float64")
+    keras_style = rtf.KerasBatchNorm(dtype="float64", **convert.keras_bn_kwargs_from_torch(m, eps))
+    for layer in (torch_style, keras_style):
+        layer.build((N_BATCH, 4))
+    torch_style.running_var.assign(np.zeros(4))
+    keras_style.moving_variance.assign(np.zeros(4))
+    for x in _batches(seed=5):
+        np.testing.assert_allclose(torch_style(x, training=True).numpy(),
+                                   keras_style(x, training=True).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(torch_style.running_mean.numpy(), keras_style.moving_mean.numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(
+        torch_style.running_var.numpy(),
+        convert.unbiased_variance(keras_style.moving_variance.numpy(), N_BATCH), rtol=1e-12)

@@ -278,7 +278,7 @@ def digits():
 
 def _np_run(split, epochs, early_stopping=None):
     model = rnp.make_mlp(64, hidden=(64,), seed=0)
-    history = rnp.fit_classifier(model, rnp.Adam(lr=1e-2), split.X_train, split.y_train,
+    history = rnp.fit_classifier(model, split.X_train, split.y_train, lr=1e-2,
                                  X_val=split.X_val, y_val=split.y_val, epochs=epochs,
                                  batch_size=16, seed=0, early_stopping=early_stopping)
     return model, history

@@ -1,6 +1,7 @@
 """Batch normalization against the gold models: the NumPy version equals PyTorch autograd and
-tf.GradientTape, the NumPy layer tracks nn.BatchNorm1d/2d step for step, and the from-scratch
-torch module and Keras layer equal the built-in layers."""
+tf.GradientTape, the NumPy layer tracks nn.BatchNorm1d/2d step for step, the from-scratch torch
+module and regbook.tf.BatchNorm equal nn.BatchNorm1d/2d (PyTorch's convention in every
+backend), and regbook.tf.KerasBatchNorm equals keras.layers.BatchNormalization."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import keras  # noqa: E402
 
 import regbook.tf as rtf  # noqa: E402
 import regbook.torch as rtorch  # noqa: E402
+from regbook import convert  # noqa: E402
 
 RTOL = 1e-10  # float64, relative to the largest entry
 
@@ -178,6 +180,12 @@ def test_torch_module_rejects_what_nn_batchnorm_rejects(x, match):
     assert torch.all(module.running_mean == 0) and torch.all(module.running_var == 1)
 
 
+def test_torch_module_refuses_a_numpy_array_with_a_clear_message():
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor; convert with "
+                                        r"torch.from_numpy"):
+        rtorch.BatchNorm(3)(np.ones((4, 3)))
+
+
 def test_torch_module_rejects_bad_settings():
     with pytest.raises(ValueError, match="momentum"):
         rtorch.BatchNorm(3, momentum=2.0)
@@ -185,10 +193,156 @@ def test_torch_module_rejects_bad_settings():
         rtorch.BatchNorm(3, eps=0.0)
 
 
-# --- the from-scratch Keras layer ------------------------------------------------------------
+# --- regbook.tf.BatchNorm: PyTorch's convention in Keras --------------------------------------
+
+def _tf_torch_pair(shape, momentum=0.1, eps=1e-5):
+    """regbook.tf.BatchNorm (channels last) and nn.BatchNorm1d/2d, float64, same gamma/beta."""
+    c = shape[-1]
+    ours = rtf.BatchNorm(c, momentum=momentum, eps=eps, dtype="float64")
+    theirs = _torch_layer((1, c) if len(shape) == 2 else (1, c, 1, 1))
+    theirs.momentum, theirs.eps = momentum, eps
+    rng = np.random.default_rng(20)
+    gamma, beta = rng.normal(size=c), rng.normal(size=c)
+    ours.build(shape)
+    ours.gamma.assign(gamma)
+    ours.beta.assign(beta)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(gamma))
+        theirs.bias.copy_(torch.tensor(beta))
+    return ours, theirs
+
+
+def _channels_first(a):
+    a = np.asarray(a)
+    return a if a.ndim == 2 else a.transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (4, 3, 3, 2)], ids=["1d", "2d"])
+@pytest.mark.parametrize("momentum, eps", [(0.1, 1e-5), (0.35, 1e-3)])
+def test_tf_batchnorm_equals_torch_in_outputs_gradients_and_running_stats(shape, momentum, eps):
+    ours, theirs = _tf_torch_pair(shape, momentum, eps)
+    rng = np.random.default_rng(21)
+    for step in range(15):
+        n = int(rng.integers(2, 9))   # the n/(n-1) factor changes from step to step
+        x = rng.normal(size=(n, *shape[1:])) * 2 + rng.normal(size=shape[-1])
+        dout = rng.normal(size=x.shape)
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            out = ours(xt, training=True)
+        grads = tape.gradient(out, [xt, ours.gamma, ours.beta],
+                              output_gradients=tf.constant(dout))
+        xg = torch.tensor(_channels_first(x), requires_grad=True)
+        gold = theirs(xg)
+        gold_grads = torch.autograd.grad(gold, [xg, theirs.weight, theirs.bias],
+                                         grad_outputs=torch.tensor(_channels_first(dout)))
+        pairs = [("out", _channels_first(out), gold.detach()),
+                 ("dx", _channels_first(grads[0]), gold_grads[0]),
+                 ("dgamma", grads[1], gold_grads[1]), ("dbeta", grads[2], gold_grads[2])]
+        for name, a, b in pairs:
+            assert _rel(a, b) < RTOL, f"{name} differs at step {step}: {_rel(a, b):.2e}"
+    assert _rel(ours.running_mean, theirs.running_mean) < RTOL
+    assert _rel(ours.running_var, theirs.running_var) < RTOL
+    theirs.eval()
+    x = rng.normal(size=shape)
+    assert _rel(_channels_first(ours(x)), theirs(torch.tensor(_channels_first(x))).detach()) \
+        < RTOL   # a bare call is inference, with the running buffers
+
+
+def test_tf_batchnorm_equals_keras_batchnormalization_up_to_bessel():
+    m, eps, n = 0.2, 1e-4, 12
+    ours = rtf.BatchNorm(4, momentum=m, eps=eps, dtype="float64")
+    theirs = keras.layers.BatchNormalization(dtype="float64", moving_variance_initializer="zeros",
+                                             **convert.keras_bn_kwargs_from_torch(m, eps))
+    for layer in (ours, theirs):
+        layer.build((n, 4))
+    ours.running_var.assign(np.zeros(4))   # both start at 0: the ratio is exactly n/(n-1)
+    rng = np.random.default_rng(22)
+    for _ in range(10):
+        x = rng.normal(size=(n, 4)) * 3 + 1
+        assert _rel(ours(x, training=True), theirs(x, training=True)) < RTOL
+    assert _rel(ours.running_mean, theirs.moving_mean) < RTOL
+    assert _rel(ours.running_var, convert.unbiased_variance(theirs.moving_variance.numpy(), n)) \
+        < RTOL
+    assert _rel(ours.running_var, theirs.moving_variance) > 0.05
+
+
+def test_tf_batchnorm_in_a_graph_with_unknown_batch_size_equals_eager():
+    eager, graph = rtf.BatchNorm(3, dtype="float64"), rtf.BatchNorm(3, dtype="float64")
+    step = tf.function(lambda x: graph(x, training=True),
+                       input_signature=[tf.TensorSpec((None, 3), tf.float64)])
+    rng = np.random.default_rng(23)
+    for n in (5, 2, 7):
+        x = rng.normal(size=(n, 3))
+        assert _rel(step(tf.constant(x)), eager(x, training=True)) < RTOL
+    assert _rel(graph.running_var, eager.running_var) < RTOL
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than 1 value per channel"):
+        step(tf.constant(np.ones((1, 3))))
+
+
+def test_tf_batchnorm_running_stats_follow_torch_inside_model_fit():
+    rng = np.random.default_rng(24)
+    # model.fit casts float data to floatx (float32): give both sides float32-exact values
+    X = (rng.normal(size=(48, 4)) * 2 + 3).astype(np.float32).astype(np.float64)
+    model = keras.Sequential([keras.Input((4,), dtype="float64"),
+                              rtf.BatchNorm(4, momentum=0.3, dtype="float64")])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    model.fit(X, np.zeros_like(X), batch_size=16, epochs=1, shuffle=False, verbose=0)
+    gold = torch.nn.BatchNorm1d(4, momentum=0.3, dtype=torch.float64)
+    for i in range(0, 48, 16):
+        gold(torch.tensor(X[i:i + 16]))
+    bn = model.layers[0]
+    assert _rel(bn.running_mean, gold.running_mean) < RTOL
+    assert _rel(bn.running_var, gold.running_var) < RTOL
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (1, 1, 1, 3)])
+def test_tf_batchnorm_refuses_one_value_per_channel_in_training_like_torch(shape):
+    layer = rtf.BatchNorm(3)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        layer(np.ones(shape, dtype=np.float32), training=True)
+    np.testing.assert_array_equal(layer.running_mean, 0.0)
+    np.testing.assert_array_equal(layer.running_var, 1.0)
+    np.testing.assert_allclose(layer(np.ones(shape, dtype=np.float32)), 1.0 / np.sqrt(1 + 1e-5),
+                               rtol=1e-6)   # inference mode is fine
+
+
+def test_tf_batchnorm_names_its_state_like_torch_and_defaults_to_float32():
+    layer = rtf.BatchNorm(3)
+    layer.build((None, 3))
+    assert [w.name for w in layer.trainable_weights] == ["gamma", "beta"]
+    assert [w.name for w in layer.non_trainable_weights] == ["running_mean", "running_var"]
+    assert layer.running_var.dtype == "float32"
+    assert rtf.BatchNorm(3, dtype="float64")(np.ones((2, 3))).dtype == "float64"
+    clone = rtf.BatchNorm.from_config(rtf.BatchNorm(3, momentum=0.2, eps=1e-3).get_config())
+    assert (clone.num_features, clone.momentum, clone.eps) == (3, 0.2, 1e-3)
+
+
+@pytest.mark.parametrize("shape", [(4, 2), (4, 2, 2, 2), (4,)])
+def test_tf_batchnorm_checks_num_features_against_the_last_axis(shape):
+    with pytest.raises(ValueError, match="num_features=3"):
+        rtf.BatchNorm(3)(np.ones(shape, dtype=np.float32), training=True)
+    layer = rtf.BatchNorm(3)
+    layer(np.ones((4, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="num_features=3"):
+        layer(np.ones((4, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(num_features=0), ValueError, "num_features"),
+    (dict(num_features=2.5), TypeError, "num_features"),
+    (dict(num_features=3, momentum=2.0), ValueError, "momentum"),
+    (dict(num_features=3, eps=0.0), ValueError, "eps"),
+])
+def test_tf_batchnorm_rejects_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rtf.BatchNorm(**kwargs)
+
+
+# --- regbook.tf.KerasBatchNorm: Keras's own convention, on purpose ---------------------------
 
 def _keras_pair(shape, dtype, momentum=0.99, epsilon=1e-3):
-    ours = rtf.BatchNorm(momentum=momentum, epsilon=epsilon, dtype=dtype)
+    ours = rtf.KerasBatchNorm(momentum=momentum, epsilon=epsilon, dtype=dtype)
     theirs = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, dtype=dtype)
     rng = np.random.default_rng(10)
     gamma, beta = rng.normal(size=shape[-1]), rng.normal(size=shape[-1])
@@ -245,11 +399,12 @@ def test_keras_layer_trains_inside_model_fit_like_batchnormalization():
     X, y = rng.normal(size=(64, 4)), rng.integers(0, 3, size=64)
     weights = None
     results = []
-    for make in (lambda: rtf.BatchNorm(momentum=0.9), lambda: keras.layers.BatchNormalization(
-            momentum=0.9)):
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5), make(),
-                                  keras.layers.Dense(3)])
+    for make in (lambda: rtf.KerasBatchNorm(momentum=0.9),
+                 lambda: keras.layers.BatchNormalization(momentum=0.9)):
+        init = keras.initializers.GlorotUniform
+        model = keras.Sequential([keras.Input((4,)),
+                                  keras.layers.Dense(5, kernel_initializer=init(seed=0)), make(),
+                                  keras.layers.Dense(3, kernel_initializer=init(seed=1))])
         if weights is None:
             weights = model.get_weights()
         model.set_weights(weights)
@@ -264,6 +419,6 @@ def test_keras_layer_trains_inside_model_fit_like_batchnormalization():
 
 def test_keras_layer_rejects_bad_settings():
     with pytest.raises(ValueError, match="momentum"):
-        rtf.BatchNorm(momentum=-0.5)
+        rtf.KerasBatchNorm(momentum=-0.5)
     with pytest.raises(ValueError, match="epsilon"):
-        rtf.BatchNorm(epsilon=0.0)
+        rtf.KerasBatchNorm(epsilon=0.0)

@@ -94,6 +94,10 @@ def test_shuffle_changes_the_folds():
     (dict(n_samples=10.0, n_splits=2), TypeError, "n_samples must be an integer"),
     (dict(n_samples=10, n_splits=2, seed=-1), ValueError, "seed must be >= 0"),
     (dict(n_samples=10, n_splits=2, shuffle="yes"), TypeError, "shuffle must be a bool"),
+    (dict(n_samples=10, n_splits=2, shuffle="False"), TypeError, "shuffle must be a bool"),
+    (dict(n_samples=10, n_splits=2, shuffle=0), TypeError, "shuffle must be a bool"),
+    (dict(n_samples=10, n_splits=2, seed=2**32), ValueError, "seed must be <= 4294967295"),
+    (dict(n_samples=10, n_splits=2, seed=1.0), TypeError, "seed must be an integer"),
 ])
 def test_splitter_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -218,8 +222,27 @@ def test_cross_validate_rejects_bad_arguments(fit, lams, folds, error, match):
 
 def test_cross_validate_rejects_mismatched_rows():
     X, y, _ = data.make_sparse_regression(10, 3, 1, seed=0)
-    with pytest.raises(ValueError, match="same number of rows"):
+    with pytest.raises(ValueError, match="X and y lengths differ: 10 and 9"):
         cross_validate_lam("ridge", X, y[:-1], [0.1], kfold_indices(9, 3))
+
+
+@pytest.mark.parametrize("name", ["ridge", "lasso"])
+def test_named_fit_equals_the_public_solver_and_validates_once(monkeypatch, diabetes, folds,
+                                                               name):
+    # "ridge"/"lasso" run the solvers' core on the data validated once by cross_validate_lam:
+    # the same numbers as regbook.np.ridge / lasso, without re-checking every fold.
+    from regbook import np as rnp
+    from regbook.np import linear
+
+    X, y = diabetes
+    lams = np.array([0.5, 0.05, 0.005])
+    public = cross_validate_lam(getattr(rnp, name), X, y, lams, folds)
+    calls = []
+    original = linear.check_Xy
+    monkeypatch.setattr(linear, "check_Xy", lambda *a, **k: calls.append(a) or original(*a, **k))
+    named = cross_validate_lam(name, X, y, lams, folds)
+    assert calls == []
+    np.testing.assert_array_equal(named.fold_mse, public.fold_mse)
 
 
 # --- one-standard-error rule -----------------------------------------------------------------

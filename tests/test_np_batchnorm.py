@@ -280,10 +280,19 @@ def test_bad_training_input_is_rejected_and_running_stats_are_untouched(x, error
     (dict(num_features=2, eps=0.0), ValueError, "eps"),
     (dict(num_features=2, eps=-1e-5), ValueError, "eps"),
     (dict(num_features=2, dtype=np.int64), TypeError, "dtype"),
+    (dict(num_features=2, dtype="int8"), TypeError, "dtype must be a floating dtype"),
 ])
 def test_bad_settings_are_rejected(kwargs, error, match):
     with pytest.raises(error, match=match):
         rnp.BatchNorm(**kwargs)
+
+
+@pytest.mark.parametrize("dtype, expected", [(None, np.float64), ("float32", np.float32),
+                                             (np.float32, np.float32), ("float64", np.float64)])
+def test_dtype_none_means_float64_and_names_are_accepted(dtype, expected):
+    layer = rnp.BatchNorm(3, dtype=dtype)
+    assert {a.dtype for a in (layer.gamma, layer.beta, layer.running_mean, layer.running_var)} \
+        == {np.dtype(expected)}
 
 
 @pytest.mark.parametrize("call, error, match", [

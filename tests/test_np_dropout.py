@@ -194,3 +194,9 @@ def test_backward_rejects_dout_of_the_wrong_shape():
     _, cache = rnp.dropout_forward(_x((3, 4)), 0.5, rng=rng0(0))
     with pytest.raises(ValueError, match="dout must have the forward output's shape"):
         rnp.dropout_backward(np.ones((4, 3)), cache)
+
+
+@pytest.mark.parametrize("training", ["False", 1, None])
+def test_a_training_flag_that_is_not_a_bool_is_rejected(training):
+    with pytest.raises(TypeError, match="training must be a bool"):
+        rnp.dropout_forward(_x(), 0.5, rng=rng0(0), training=training)

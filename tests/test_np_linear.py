@@ -1,4 +1,4 @@
-"""Ridge, lasso, elastic net, the lasso path and the path-recording fitters (regbook.np).
+"""Ridge, lasso, elastic net, the lasso path and the gradient methods (regbook.np).
 
 The gold models are scikit-learn's solvers run to a tiny tolerance, after the documented
 conversion of the strength (regbook.convert): Lasso(alpha = lam), Ridge(alpha = n lam),
@@ -279,7 +279,7 @@ def test_lasso_path_support_shrinks_with_lam_on_diabetes():
     assert np.all(np.diff(sizes) >= -1)       # mostly monotone (the lasso path may drop one)
 
 
-# --- fitters -----------------------------------------------------------------------------------
+# --- gradient methods --------------------------------------------------------------------------
 
 def test_ista_and_fista_converge_to_the_lasso_solution():
     X, y, _ = data.make_sparse_regression(100, 20, 5, noise=0.5, seed=3)
@@ -302,9 +302,9 @@ def test_ista_objective_never_increases():
 def test_ista_records_the_book_objective():
     X, y = _correlated()
     path = rnp.ista(X, y, 0.2, lam2=0.1, n_steps=5)
-    for k in range(6):
-        assert path.losses[k] == pytest.approx(rnp.lasso_objective(
-            X, y, path.coefs[k], path.intercepts[k], 0.2, 0.1))
+    for k in range(6):     # the very same function: equal to the last bit
+        assert path.losses[k] == rnp.lasso_objective(
+            X, y, path.coefs[k], path.intercepts[k], 0.2, 0.1)
 
 
 def test_ista_step_is_soft_thresholded_gradient_step():
@@ -364,17 +364,40 @@ SOLVERS = {
 }
 
 
+# The strength's name as each solver's caller spells it (SOLVERS passes it positionally).
+LAM_NAME = {"ridge": "lam", "lasso": "lam", "elastic_net": "lam1", "lasso_path": "lams",
+            "ista": "lam", "subgradient_descent": "lam"}
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("lam, error", [(-0.1, ValueError), (float("nan"), ValueError),
-                                        (float("inf"), ValueError)])
-def test_bad_lam_is_rejected(solver, lam, error):
-    with pytest.raises(error, match="lam"):
+                                        (float("inf"), ValueError), ("0.1", TypeError),
+                                        (True, TypeError)])
+def test_bad_lam_is_rejected_under_the_callers_name(solver, lam, error):
+    with pytest.raises(error, match=rf"^{LAM_NAME[solver]} must"):
         SOLVERS[solver](X_OK, Y_OK, lam)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: rnp.lasso(X_OK, Y_OK, lam=float("inf")), "lam"),
+    (lambda: rnp.elastic_net(X_OK, Y_OK, 0.1, lam2=float("inf")), "lam2"),
+    (lambda: rnp.lasso_path(X_OK, Y_OK, [0.1, float("inf")]), "lams"),
+    (lambda: rnp.lasso_path(X_OK, Y_OK, [0.1, -1.0]), "lams"),
+    (lambda: rnp.gradient_descent(X_OK, Y_OK, lam2=float("nan")), "lam2"),
+    (lambda: rnp.fista(X_OK, Y_OK, float("inf")), "lam"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, lam2=-1.0), "lam2"),
+    (lambda: rnp.lasso_objective(X_OK, Y_OK, np.ones(3), 0.0, lam1=-1.0), "lam1"),
+    (lambda: rnp.lasso_objective(X_OK, Y_OK, np.ones(3), float("nan"), 0.1), "intercept"),
+    (lambda: rnp.duality_gap(X_OK, Y_OK, np.ones(3), 0.1, lam2=-1.0), "lam2"),
+])
+def test_messages_name_the_argument_as_the_caller_spelled_it(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        call()
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("X, y, error, match", [
-    (X_OK, Y_OK[:3], ValueError, "same number of rows"),
+    (X_OK, Y_OK[:3], ValueError, "X and y lengths differ: 4 and 3"),
     (X_OK[0], Y_OK, ValueError, "X must be 2-dimensional"),
     (X_OK, Y_OK[:, None], ValueError, "y must be 1-dimensional"),
     (np.empty((0, 3)), np.empty(0), ValueError, "empty"),
@@ -389,9 +412,21 @@ def test_bad_data_is_rejected(solver, X, y, error, match):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_non_bool_fit_intercept_is_rejected(solver):
-    with pytest.raises(TypeError, match="fit_intercept"):
-        SOLVERS[solver](X_OK, Y_OK, 0.1, fit_intercept="yes")
+@pytest.mark.parametrize("value", ["False", 0, 1, None])
+def test_non_bool_fit_intercept_is_rejected(solver, value):
+    with pytest.raises(TypeError, match="^fit_intercept must be a bool"):
+        SOLVERS[solver](X_OK, Y_OK, 0.1, fit_intercept=value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: rnp.duality_gap(X_OK, Y_OK, np.zeros(3), 0.1, fit_intercept="False"),
+    lambda: rnp.lipschitz_constant(X_OK, fit_intercept=1),
+    lambda: rnp.gradient_descent(X_OK, Y_OK, fit_intercept="yes"),
+    lambda: rnp.fista(X_OK, Y_OK, 0.1, fit_intercept=None),
+])
+def test_non_bool_fit_intercept_is_rejected_everywhere(call):
+    with pytest.raises(TypeError, match="^fit_intercept must be a bool"):
+        call()
 
 
 @pytest.mark.parametrize("call, error, match", [
@@ -404,10 +439,17 @@ def test_non_bool_fit_intercept_is_rejected(solver):
     (lambda: rnp.lasso_path(X_OK, Y_OK, [[0.1]]), ValueError, "lams must be 1-dimensional"),
     (lambda: rnp.ista(X_OK, Y_OK, 0.1, lr=0.0), ValueError, "lr"),
     (lambda: rnp.ista(X_OK, Y_OK, 0.1, n_steps=0), ValueError, "n_steps"),
-    (lambda: rnp.ista(X_OK, Y_OK, 0.1, w0=np.ones(2)), ValueError, "w0"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, w0=np.ones(2)), ValueError, "w0 must have 3 entries"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, w0=[np.nan] * 3), ValueError, "w0 must contain only"),
+    (lambda: rnp.ista(X_OK, Y_OK, 0.1, lr=float("inf")), ValueError, "lr must be"),
+    (lambda: rnp.lasso(X_OK, Y_OK, 0.1, tol=float("nan")), ValueError, "tol must be"),
+    (lambda: rnp.lasso_path(X_OK, Y_OK, [0.1], max_iter=0), ValueError, "max_iter must be"),
     (lambda: rnp.gradient_descent(X_OK, Y_OK, lam2=-1.0), ValueError, "lam2"),
-    (lambda: rnp.lasso_objective(X_OK, Y_OK, np.ones(2), 0.0, 0.1), ValueError, "coef"),
-    (lambda: rnp.duality_gap(X_OK, Y_OK, np.ones(2), 0.1), ValueError, "coef"),
+    (lambda: rnp.lasso_objective(X_OK, Y_OK, np.ones(2), 0.0, 0.1), ValueError,
+     "coef must have 3 entries"),
+    (lambda: rnp.duality_gap(X_OK, Y_OK, np.ones(2), 0.1), ValueError, "coef must have 3"),
+    (lambda: rnp.lasso_objective(X_OK, Y_OK[:3], np.ones(3), 0.0, 0.1), ValueError,
+     "X and y lengths differ"),
 ])
 def test_bad_options_are_rejected(call, error, match):
     with pytest.raises(error, match=match):
@@ -421,3 +463,110 @@ def test_inputs_are_not_modified():
     rnp.ista(X, y, 0.01, n_steps=3)
     np.testing.assert_array_equal(X, X_OK)
     np.testing.assert_array_equal(y, Y_OK)
+
+
+# --- validation happens once, at the public boundary ----------------------------------------
+
+def _count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+@pytest.mark.parametrize("call", [
+    lambda X, y: rnp.ridge(X, y, 0.1),
+    lambda X, y: rnp.lasso(X, y, 0.1),
+    lambda X, y: rnp.elastic_net(X, y, 0.1, 0.1),
+    lambda X, y: rnp.lasso_path(X, y, [0.5, 0.1, 0.0]),
+])
+def test_solvers_validate_X_and_y_once(monkeypatch, call):
+    from regbook.np import linear
+
+    calls = _count_calls(monkeypatch, linear, "check_Xy")
+    call(*_correlated())
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda X, y: rnp.gradient_descent(X, y, n_steps=3),
+    lambda X, y: rnp.subgradient_descent(X, y, 0.1, n_steps=3),
+    lambda X, y: rnp.ista(X, y, 0.1, n_steps=3),
+    lambda X, y: rnp.fista(X, y, 0.1, n_steps=3),
+])
+def test_gradient_methods_validate_once_even_with_the_default_step(monkeypatch, call):
+    # lr=None needs the Lipschitz constant: it must not go back through lipschitz_constant's
+    # own checks of X.
+    from regbook.np import gradient_methods
+
+    xy_calls = _count_calls(monkeypatch, gradient_methods, "check_Xy")
+    array_calls = _count_calls(monkeypatch, gradient_methods, "check_array")
+    call(*_correlated())
+    assert len(xy_calls) == 1 and array_calls == []
+
+
+@pytest.mark.parametrize("call", [
+    lambda X, y: rnp.lasso(X, y, 1e-4, max_iter=1, tol=0.0),
+    lambda X, y: rnp.elastic_net(X, y, 1e-4, 1e-4, max_iter=1, tol=0.0),
+    lambda X, y: rnp.lasso_path(X, y, [1e-3, 1e-4], max_iter=1, tol=0.0),
+])
+def test_non_convergence_warning_points_at_the_readers_call(call):
+    X, y = _sparse_wide()
+    with pytest.warns(RuntimeWarning, match="did not converge") as record:
+        call(X, y)
+    assert record[0].filename == __file__
+
+
+def test_lasso_objective_is_the_framework_agnostic_one():
+    from regbook import objectives
+    from regbook.history import FitPath
+
+    assert rnp.lasso_objective is objectives.lasso_objective
+    assert rnp.FitPath is FitPath
+    X, y = _correlated()
+    w, b = np.linspace(-1.0, 1.0, X.shape[1]), 0.3
+    r = y - X @ w - b
+    expected = r @ r / (2 * len(y)) + 0.2 * np.abs(w).sum() + 0.05 * w @ w
+    assert rnp.lasso_objective(X, y, w, b, 0.2, 0.1) == pytest.approx(expected, rel=1e-14)
+
+
+# --- degenerate data -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gradient_descent_on_all_zero_X_is_well_defined(fit_intercept):
+    # X = 0, lam2 = 0: the smooth part's gradient in w is lam2 w = 0, so every w is optimal
+    # and every step size is safe (L = 0 without an intercept): w stays at w0.
+    X, y = np.zeros((6, 3)), np.arange(6.0)
+    w0 = np.array([1.0, -2.0, 0.5])
+    path = rnp.gradient_descent(X, y, n_steps=5, fit_intercept=fit_intercept, w0=w0)
+    np.testing.assert_array_equal(path.coefs, np.tile(w0, (6, 1)))
+    assert np.all(np.isfinite(path.losses)) and path.lr > 0
+    if fit_intercept:                      # L = 1 (the column of ones): b -> mean(y) in 1 step
+        assert path.lr == pytest.approx(1.0) and path.intercept == pytest.approx(y.mean())
+    else:
+        assert path.intercept == 0.0
+        assert rnp.lipschitz_constant(X, fit_intercept=False) == 0.0
+
+
+def test_gradient_descent_on_all_zero_X_with_l2_shrinks_to_zero():
+    # With lam2 > 0 and X = 0: L = lam2, the default step 1/lam2 reaches w = 0 in one step.
+    X, y = np.zeros((6, 3)), np.arange(6.0)
+    path = rnp.gradient_descent(X, y, lam2=0.5, n_steps=2, fit_intercept=False,
+                                w0=np.ones(3))
+    assert path.lr == pytest.approx(2.0)
+    np.testing.assert_allclose(path.coef, 0.0, atol=1e-15)
+
+
+@pytest.mark.parametrize("fitter", [rnp.ista, rnp.fista, rnp.subgradient_descent])
+def test_proximal_and_subgradient_methods_on_all_zero_X_do_not_divide_by_zero(fitter):
+    X, y = np.zeros((5, 2)), np.ones(5)
+    path = fitter(X, y, 0.1, n_steps=50, fit_intercept=False, w0=np.array([0.3, -0.2]))
+    assert np.all(np.isfinite(path.coefs))
+    assert path.lr == 1.0                  # L = 0: every step is safe, the default is 1
+    if fitter is not rnp.subgradient_descent:      # soft-thresholding reaches exact zeros
+        np.testing.assert_array_equal(path.coef, 0.0)

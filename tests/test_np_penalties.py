@@ -143,7 +143,54 @@ def test_bad_strength_is_rejected(f, bad, error, match):
     (np.array([1 + 2j]), TypeError, "real numbers"),
 ])
 def test_bad_weights_are_rejected(f, bad, error, match):
-    name = "x" if f is rnp.soft_threshold else "w"
+    name = "x" if f is rnp.soft_threshold else "weights"
     with pytest.raises(error, match=f"{name} must") as info:
         f(bad, 0.1)
     assert match in str(info.value)
+
+
+# --- models and lists of arrays ------------------------------------------------------------------
+
+def _bn_mlp():
+    return rnp.make_mlp(5, (4, 3), 2, batchnorm=True, dropout=0.1, seed=0, dtype="float64")
+
+
+def test_split_decay_params_names_the_linear_kernels_only():
+    model = _bn_mlp()   # 0 Linear, 1 BatchNorm, 2 ReLU, 3 Dropout, 4 Linear, 5 BN, ..., 8 Linear
+    decay, no_decay = rnp.split_decay_params(model)
+    assert decay == ["0.W", "4.W", "8.W"]
+    assert no_decay == ["0.b", "1.gamma", "1.beta", "4.b", "5.gamma", "5.beta", "8.b"]
+    assert sorted(decay + no_decay) == sorted(model.params)
+
+
+def test_split_decay_params_of_a_single_linear_layer():
+    assert rnp.split_decay_params(rnp.make_linear(3)) == (["W"], ["b"])
+
+
+def test_split_decay_params_refuses_what_is_not_a_model():
+    with pytest.raises(TypeError, match="model must follow the layer protocol"):
+        rnp.split_decay_params(np.ones(3))
+
+
+def test_penalties_of_a_model_sum_over_its_kernels_only():
+    model = _bn_mlp()
+    for p in model.params.values():
+        p[...] = np.random.default_rng(0).standard_normal(p.shape)   # biases and BN non-zero
+    kernels = [model.params[name] for name in rnp.split_decay_params(model)[0]]
+    l1 = 0.3 * sum(np.abs(W).sum() for W in kernels)
+    l2 = 0.35 * sum((W**2).sum() for W in kernels)
+    assert rnp.l1_penalty(model, 0.3) == pytest.approx(l1, rel=1e-14)
+    assert rnp.l2_penalty(model, 0.7) == pytest.approx(l2, rel=1e-14)
+    assert rnp.l1_penalty(kernels, 0.3) == pytest.approx(l1, rel=1e-14)
+    assert rnp.l2_penalty(kernels, 0.7) == pytest.approx(l2, rel=1e-14)
+
+
+def test_a_list_of_arrays_of_different_shapes_is_summed():
+    arrays = [np.array([1.0, -2.0]), np.array([[3.0], [-4.0]])]
+    assert rnp.l1_penalty(arrays, 0.5) == pytest.approx(5.0)
+    assert rnp.l2_penalty(arrays, 2.0) == pytest.approx(30.0)
+
+
+def test_a_bad_array_in_a_list_is_named_by_its_index():
+    with pytest.raises(ValueError, match=r"weights\[1\] must contain only finite"):
+        rnp.l1_penalty([np.ones(2), np.array([np.nan])], 0.1)

@@ -68,3 +68,20 @@ def test_residual_is_orthogonal_to_features(degree, seed):
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_fit_polynomial_validates_each_argument_once(monkeypatch):
+    from regbook.np import polynomial
+
+    names = []
+    original = polynomial.check_array
+    monkeypatch.setattr(polynomial, "check_array",
+                        lambda x, name, **kw: names.append(name) or original(x, name, **kw))
+    rnp.fit_polynomial(np.linspace(0, 1, 8), np.arange(8.0), 3, lam=0.1)
+    assert names == ["x", "y"]
+
+
+@pytest.mark.parametrize("degree, error", [(2.5, TypeError), (True, TypeError), (-1, ValueError)])
+def test_bad_degree_is_named(degree, error):
+    with pytest.raises(error, match="^degree must"):
+        rnp.fit_polynomial([0.1, 0.2], [1.0, 2.0], degree)

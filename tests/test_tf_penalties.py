@@ -14,14 +14,29 @@ from regbook import np as rnp  # noqa: E402
 
 
 def _net():
-    keras.utils.set_random_seed(0)
+    init = keras.initializers.GlorotUniform
     return keras.Sequential([
         keras.Input(shape=(4,), dtype="float64"),
-        keras.layers.Dense(5, dtype="float64"),
+        keras.layers.Dense(5, dtype="float64", kernel_initializer=init(seed=0)),
         keras.layers.BatchNormalization(dtype="float64"),
-        keras.layers.Dense(3, dtype="float64"),
+        keras.layers.Dense(3, dtype="float64", kernel_initializer=init(seed=1)),
         keras.layers.LayerNormalization(dtype="float64"),
     ])
+
+
+class _Block(keras.layers.Layer):
+    """A custom layer that keeps its sublayers as attributes (no ``layers`` list)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(4, kernel_initializer=keras.initializers.Ones())
+        self.norms = [rtf.KerasBatchNorm(), keras.layers.GroupNormalization(2)]
+
+    def call(self, x, training=False):
+        x = self.dense(x)
+        for norm in self.norms:
+            x = norm(x, training=training)
+        return x
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +121,29 @@ def test_split_keeps_only_kernels_for_decay():
     assert [v.path for v in decay] == [net.layers[0].kernel.path, net.layers[2].kernel.path]
     assert len(no_decay) == 6
     assert {v.name for v in no_decay} == {"bias", "gamma", "beta"}
+
+
+def test_split_finds_norm_layers_in_nested_models_and_custom_layers():
+    inner = keras.Sequential([keras.layers.Dense(6), rtf.BatchNorm(6)])
+    net = keras.Sequential([keras.Input((3,)), inner, _Block(), keras.layers.Dense(2),
+                            keras.layers.RMSNormalization()])
+    decay, no_decay = rtf.split_decay_params(net)
+    block = net.layers[1]
+    kernels = [inner.layers[0].kernel, block.dense.kernel, net.layers[2].kernel]
+    assert [id(v) for v in decay] == [id(k) for k in kernels]
+    norms = [inner.layers[1], *block.norms, net.layers[3]]
+    expected = [inner.layers[0].bias, block.dense.bias, net.layers[2].bias]
+    expected += [v for layer in norms for v in layer.trainable_variables]
+    assert {id(v) for v in no_decay} == {id(v) for v in expected}
+    assert len(decay) + len(no_decay) == len(net.trainable_variables)
+
+
+def test_split_uses_no_private_keras_api():
+    import inspect
+
+    from regbook.tf import penalties
+    source = inspect.getsource(penalties)
+    assert "_flatten_layers" not in source and "_trainable_variables" not in source
 
 
 def test_model_penalties_and_gradients_equal_numpy_over_the_kernels():
@@ -219,7 +257,12 @@ def test_fit_penalized_trains_a_keras_mlp_classifier_and_is_repeatable():
     (lambda: rtf.l1_regularizer(float("nan")), ValueError, "lam"),
     (lambda: rtf.l1_l2_regularizer(0.1, -0.2), ValueError, "lam2"),
     (lambda: rtf.l2_penalty(_net(), -0.5), ValueError, "lam"),
-    (lambda: rtf.l1_penalty("kernel", 0.5), TypeError, "target"),
+    (lambda: rtf.l1_penalty("kernel", 0.5), TypeError, "weights must be"),
+    (lambda: rtf.l1_penalty(np.ones(3), 0.5), TypeError,
+     "weights must be TensorFlow tensors or Keras variables, got a numpy.ndarray"),
+    (lambda: rtf.l2_penalty([tf.ones(2), np.ones(2)], 0.5), TypeError,
+     r"weights\[1\] must be a tensor or variable"),
+    (lambda: rtf.l2_penalty([], 0.5), ValueError, "weights must not be empty"),
     (lambda: rtf.split_decay_params(np.ones(2)), TypeError, "model"),
     (lambda: rtf.set_kernel_regularizers(_net(), lam1=-1.0), ValueError, "lam1"),
     (lambda: rtf.exclude_from_weight_decay("sgd", _net()), TypeError, "optimizer"),

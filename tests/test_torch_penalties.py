@@ -13,9 +13,10 @@ from regbook.np.linear import lasso_objective, ridge  # noqa: E402
 
 
 def _net():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3),
-                         nn.LayerNorm(3)).double()
+    with torch.random.fork_rng(devices=[]):   # the global generator is restored afterwards
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3),
+                             nn.LayerNorm(3)).double()
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,29 @@ def test_split_keeps_only_linear_weights_for_decay():
     expected = {id(p) for p in (net[0].bias, net[1].weight, net[1].bias, net[3].bias,
                                 net[4].weight, net[4].bias)}
     assert {id(p) for p in no_decay} == expected
+
+
+def test_split_puts_every_normalization_layers_params_in_no_decay():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.GroupNorm(2, 4),
+                            nn.InstanceNorm2d(4, affine=True), nn.Flatten(), nn.Linear(4, 6),
+                            rtorch.BatchNorm(6), nn.Linear(6, 2, bias=False),
+                            nn.Unflatten(1, (2, 1, 1)), nn.BatchNorm3d(2), nn.Flatten(),
+                            nn.RMSNorm(2))
+    decay, no_decay = rtorch.split_decay_params(net)
+    assert [id(p) for p in decay] == [id(net[i].weight) for i in (0, 5, 7)]
+    norms = [net[i] for i in (1, 2, 3, 9, 11)]
+    expected = [net[0].bias, net[5].bias, net[6].gamma, net[6].beta]
+    expected += [p for m in norms for p in m.parameters()]
+    assert {id(p) for p in no_decay} == {id(p) for p in expected}
+    assert len(no_decay) == len(expected)
+
+
+def test_norm_layers_are_public_classes_only():
+    from regbook.torch.penalties import NORM_LAYERS
+    for cls in NORM_LAYERS:
+        assert getattr(nn, cls.__name__, None) is cls or getattr(rtorch, cls.__name__) is cls
 
 
 def test_param_groups_really_exclude_biases_and_norm_params_from_weight_decay():
@@ -94,6 +118,7 @@ def test_penalty_accepts_a_tensor_or_a_list_of_tensors():
     w = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
     assert rtorch.l2_penalty(w, 0.2).item() == pytest.approx(rnp.l2_penalty(w.numpy(), 0.2))
     assert rtorch.l1_penalty([w, w], 0.5).item() == pytest.approx(6.0)
+    assert rtorch.l1_penalty(weights=(t for t in [w]), lam=0.5).item() == pytest.approx(3.0)
     assert rtorch.l1_penalty(nn.ReLU(), 1.0).item() == 0.0
 
 
@@ -191,8 +216,12 @@ def test_fit_penalized_trains_an_mlp_classifier_and_is_repeatable():
 @pytest.mark.parametrize("call, error, match", [
     (lambda: rtorch.l2_penalty(_net(), -0.1), ValueError, "lam"),
     (lambda: rtorch.l1_penalty(_net(), float("inf")), ValueError, "lam"),
-    (lambda: rtorch.l1_penalty("weights", 0.1), TypeError, "target"),
-    (lambda: rtorch.l2_penalty([], 0.1), TypeError, "target"),
+    (lambda: rtorch.l1_penalty("weights", 0.1), TypeError, "weights must be"),
+    (lambda: rtorch.l1_penalty(np.ones(3), 0.1), TypeError,
+     "weights must be torch tensors, got a numpy.ndarray; convert with torch.from_numpy"),
+    (lambda: rtorch.l2_penalty([torch.ones(2), np.ones(2)], 0.1), TypeError,
+     r"weights\[1\] must be a torch.Tensor"),
+    (lambda: rtorch.l2_penalty([], 0.1), ValueError, "weights must not be empty"),
     (lambda: rtorch.split_decay_params(np.ones(3)), TypeError, "model"),
     (lambda: rtorch.param_groups(_net(), -1.0), ValueError, "weight_decay"),
     (lambda: rtorch.make_linear(0), ValueError, "n_features"),

@@ -1,11 +1,14 @@
-"""regbook.torch.fit_classifier with early stopping: stops, restores the best weights, quiet."""
+"""regbook.torch.fit_classifier with early stopping: stops, restores the best weights, quiet.
+
+The rest of fit_classifier (the step, the penalties, the checks) is in test_torch_models.py.
+"""
 
 import copy
 
 import numpy as np
 import pytest
 
-from regbook import EarlyStopping, data
+from regbook import EarlyStopping, History, data
 
 torch = pytest.importorskip("torch")
 rtorch = pytest.importorskip("regbook.torch")
@@ -47,6 +50,7 @@ def test_stops_early_at_the_epoch_the_rule_says(stopped_run):
     n_run = len(history["val_loss"])
     assert n_run < MAX_EPOCHS
     assert stopper.stopped_epoch == n_run - 1
+    assert history.stopped_epoch == stopper.stopped_epoch and history.epochs == n_run
     replay = EarlyStopping(patience=3)
     assert [replay.update(v) for v in history["val_loss"]][-1] is True
     assert replay.stopped_epoch == stopper.stopped_epoch
@@ -56,6 +60,7 @@ def test_stops_early_at_the_epoch_the_rule_says(stopped_run):
 def test_restores_the_weights_of_the_best_epoch(stopped_run, digits):
     stopper, model, history = stopped_run
     assert stopper.best_epoch == int(np.argmin(history["val_loss"]))
+    assert history.best_epoch == stopper.best_epoch and history.restored
     # The saved copy: the same seeded run, trained for exactly best_epoch + 1 epochs.
     reference, _ = _run(digits, stopper.best_epoch + 1)
     _assert_same_state(model.state_dict(), reference.state_dict())
@@ -94,6 +99,7 @@ def test_without_restore_the_last_weights_stay(digits):
     model, history = _run(digits, MAX_EPOCHS, stopper)
     reference, _ = _run(digits, len(history["val_loss"]))
     _assert_same_state(model.state_dict(), reference.state_dict())
+    assert not history.restored and history.best_epoch == stopper.best_epoch
 
 
 def test_can_monitor_validation_accuracy_in_max_mode(digits):
@@ -127,6 +133,8 @@ def test_without_early_stopping_nothing_changes(digits):
     model = rtorch.make_mlp(64, hidden=(8,), seed=0)
     history = rtorch.fit_classifier(model, digits.X_train, digits.y_train, epochs=2)
     assert set(history) == {"loss", "accuracy"}
+    assert isinstance(history, History) and history.stopped_epoch is None
+    assert history.best_epoch is None and not history.restored
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -1,4 +1,4 @@
-"""The NumPy update rules of regbook.np.weight_decay against torch.optim and keras.optimizers.
+"""The NumPy update rules of regbook.np.optimizers against torch.optim and keras.optimizers.
 
 Every framework optimizer is stepped on a float64 parameter with the gradient of the same
 least-squares loss, and its whole trajectory is compared with the NumPy rule.
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regbook import np as rnp
-from regbook.np import weight_decay as wd
+from regbook.np import optimizers as optim
 
 N_STEPS = 40
 
@@ -51,7 +51,7 @@ def test_numpy_rules_reproduce_torch_optimizers(rule, kwargs, problem):
     cls = {"sgd": torch.optim.SGD, "sgd_momentum": torch.optim.SGD, "adam": torch.optim.Adam,
            "adamw": torch.optim.AdamW}[rule]
     expected = _torch_path(cls, problem, **kwargs)
-    ours = wd.optimizer_trajectory(problem[2], problem[3], rule=rule, n_steps=N_STEPS, **kwargs)
+    ours = optim.optimizer_trajectory(problem[2], problem[3], rule=rule, n_steps=N_STEPS, **kwargs)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
 
 
@@ -61,8 +61,8 @@ def test_adam_weight_decay_is_coupled_and_adamw_is_not(problem):
     grad_fn, w0, lam = problem[2], problem[3], 0.3
     coupled = _torch_path(torch.optim.Adam, problem, lr=0.05, weight_decay=lam)
     decoupled = _torch_path(torch.optim.AdamW, problem, lr=0.05, weight_decay=lam)
-    l2_loss_adam = wd.optimizer_trajectory(lambda w: grad_fn(w) + rnp.l2_grad(w, lam), w0,
-                                           rule="adam", n_steps=N_STEPS, lr=0.05)
+    l2_loss_adam = optim.optimizer_trajectory(lambda w: grad_fn(w) + rnp.l2_grad(w, lam), w0,
+                                              rule="adam", n_steps=N_STEPS, lr=0.05)
     np.testing.assert_allclose(coupled, l2_loss_adam, rtol=0, atol=1e-12)
     assert np.abs(decoupled - coupled).max() > 1e-3
 
@@ -102,8 +102,8 @@ def test_numpy_rule_reproduces_keras_sgd_with_decoupled_weight_decay(momentum, p
     pytest.importorskip("tensorflow")
     opt = keras.optimizers.SGD(learning_rate=0.125, momentum=momentum, weight_decay=0.25)
     expected = _keras_path(opt, problem)
-    ours = wd.optimizer_trajectory(problem[2], problem[3], rule="keras_sgd", n_steps=N_STEPS,
-                                   lr=0.125, momentum=momentum, weight_decay=0.25)
+    ours = optim.optimizer_trajectory(problem[2], problem[3], rule="keras_sgd", n_steps=N_STEPS,
+                                      lr=0.125, momentum=momentum, weight_decay=0.25)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-14)
 
 
@@ -111,11 +111,13 @@ def test_numpy_rule_reproduces_keras_sgd_with_decoupled_weight_decay(momentum, p
 def test_numpy_rule_reproduces_keras_adam_with_decoupled_weight_decay(name, problem):
     keras = pytest.importorskip("keras")
     pytest.importorskip("tensorflow")
-    hyper = dict(beta_1=0.875, beta_2=1 - 2**-10, epsilon=2**-20)
-    opt = getattr(keras.optimizers, name)(learning_rate=0.0625, weight_decay=0.25, **hyper)
+    beta1, beta2, eps = 0.875, 1 - 2**-10, 2**-20
+    opt = getattr(keras.optimizers, name)(learning_rate=0.0625, weight_decay=0.25,
+                                          beta_1=beta1, beta_2=beta2, epsilon=eps)
     expected = _keras_path(opt, problem)
-    ours = wd.optimizer_trajectory(problem[2], problem[3], rule="keras_adam", n_steps=N_STEPS,
-                                   lr=0.0625, weight_decay=0.25, **hyper)
+    ours = optim.optimizer_trajectory(problem[2], problem[3], rule="keras_adam", n_steps=N_STEPS,
+                                      lr=0.0625, weight_decay=0.25, beta1=beta1, beta2=beta2,
+                                      eps=eps)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-14)
 
 
@@ -123,25 +125,25 @@ def test_keras_adam_defaults_match_up_to_float32_hyperparameters(problem):
     keras = pytest.importorskip("keras")
     pytest.importorskip("tensorflow")
     expected = _keras_path(keras.optimizers.AdamW(learning_rate=0.05, weight_decay=0.3), problem)
-    ours = wd.optimizer_trajectory(problem[2], problem[3], rule="keras_adam", n_steps=N_STEPS,
-                                   lr=0.05, weight_decay=0.3)
+    ours = optim.optimizer_trajectory(problem[2], problem[3], rule="keras_adam", n_steps=N_STEPS,
+                                      lr=0.05, weight_decay=0.3)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
 
 
 def test_keras_weight_decay_is_decoupled_not_an_l2_gradient(problem):
-    """Keras Adam(weight_decay) is AdamW, not Adam on the L2 loss; with momentum SGD differs too."""
+    """Keras Adam(weight_decay) is AdamW, not Adam on the L2 loss; with momentum, SGD differs."""
     keras = pytest.importorskip("keras")
     pytest.importorskip("tensorflow")
     grad_fn, w0, lam = problem[2], problem[3], 0.25
     keras_adam = _keras_path(keras.optimizers.Adam(learning_rate=0.0625, weight_decay=lam),
                              problem)
-    coupled = wd.optimizer_trajectory(lambda w: grad_fn(w) + lam * w, w0, rule="keras_adam",
-                                      n_steps=N_STEPS, lr=0.0625)
+    coupled = optim.optimizer_trajectory(lambda w: grad_fn(w) + lam * w, w0, rule="keras_adam",
+                                         n_steps=N_STEPS, lr=0.0625)
     assert np.abs(keras_adam - coupled).max() > 1e-3
     keras_sgd = _keras_path(
         keras.optimizers.SGD(learning_rate=0.125, momentum=0.5, weight_decay=lam), problem)
-    torch_rule = wd.optimizer_trajectory(grad_fn, w0, rule="sgd_momentum", n_steps=N_STEPS,
-                                         lr=0.125, momentum=0.5, weight_decay=lam)
+    torch_rule = optim.optimizer_trajectory(grad_fn, w0, rule="sgd_momentum", n_steps=N_STEPS,
+                                            lr=0.125, momentum=0.5, weight_decay=lam)
     assert np.abs(keras_sgd - torch_rule).max() > 1e-3
 
 
@@ -150,9 +152,9 @@ def test_keras_weight_decay_is_decoupled_not_an_l2_gradient(problem):
 def test_keras_epsilon_equals_torch_epsilon_rescaled_per_step(problem):
     """One step: Keras's eps_hat equals torch's eps = eps_hat / sqrt(1 - beta2^t)."""
     grad_fn, w0 = problem[2], problem[3]
-    state = wd.adam_init(w0)
-    w_k, s_k = wd.keras_adam_step(w0, grad_fn(w0), state, lr=0.01, epsilon=0.3)
-    w_t, s_t = wd.adam_step(w0, grad_fn(w0), state, lr=0.01, eps=0.3 / np.sqrt(1 - 0.999))
+    state = optim.adam_init(w0)
+    w_k, s_k = optim.keras_adam_step(w0, grad_fn(w0), state, lr=0.01, eps=0.3)
+    w_t, s_t = optim.adam_step(w0, grad_fn(w0), state, lr=0.01, eps=0.3 / np.sqrt(1 - 0.999))
     np.testing.assert_allclose(w_k, w_t, rtol=1e-13)
     np.testing.assert_allclose(s_k.m, s_t.m, rtol=1e-13)
 
@@ -162,18 +164,18 @@ def test_sgd_with_weight_decay_is_shrink_then_step(lr, lam, seed):
     rng = np.random.default_rng(seed)
     w, g = rng.standard_normal(5), rng.standard_normal(5)
     expected = (1 - lr * lam) * w - lr * g
-    np.testing.assert_allclose(wd.sgd_step(w, g, lr=lr, weight_decay=lam), expected,
+    np.testing.assert_allclose(optim.sgd_step(w, g, lr=lr, weight_decay=lam), expected,
                                rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(wd.keras_sgd_step(w, g, lr=lr, weight_decay=lam)[0], expected,
+    np.testing.assert_allclose(optim.keras_sgd_step(w, g, lr=lr, weight_decay=lam)[0], expected,
                                rtol=1e-12, atol=1e-12)
 
 
 def test_adamw_shrinks_every_weight_by_the_same_factor_when_the_gradient_is_zero():
     w = np.array([1e-3, 1.0, -50.0])
-    state = wd.adam_init(w)
-    new, _ = wd.adam_step(w, np.zeros(3), state, lr=0.1, weight_decay=0.5, decoupled=True)
+    state = optim.adam_init(w)
+    new, _ = optim.adam_step(w, np.zeros(3), state, lr=0.1, weight_decay=0.5, decoupled=True)
     np.testing.assert_allclose(new, (1 - 0.1 * 0.5) * w)
-    coupled, _ = wd.adam_step(w, np.zeros(3), state, lr=0.1, weight_decay=0.5)
+    coupled, _ = optim.adam_step(w, np.zeros(3), state, lr=0.1, weight_decay=0.5)
     # Coupled: the decay gradient is normalised by Adam, every weight moves by ~lr.
     np.testing.assert_allclose(np.abs(w - coupled), 0.1, rtol=1e-4)
 
@@ -181,9 +183,9 @@ def test_adamw_shrinks_every_weight_by_the_same_factor_when_the_gradient_is_zero
 def test_steps_do_not_modify_their_inputs(problem):
     grad_fn, w0 = problem[2], problem[3]
     w, g = w0.copy(), grad_fn(w0)
-    state = wd.adam_init(w)
-    wd.adam_step(w, g, state, lr=0.1, weight_decay=0.1)
-    wd.sgd_momentum_step(w, g, g.copy(), lr=0.1, momentum=0.9, weight_decay=0.1)
+    state = optim.adam_init(w)
+    optim.adam_step(w, g, state, lr=0.1, weight_decay=0.1)
+    optim.sgd_momentum_step(w, g, g.copy(), lr=0.1, momentum=0.9, weight_decay=0.1)
     np.testing.assert_array_equal(w, w0)
     np.testing.assert_array_equal(state.m, 0.0)
 
@@ -194,32 +196,33 @@ W = np.ones(3)
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: wd.sgd_step(W, np.ones(4), lr=0.1), ValueError, "grad must have the shape"),
-    (lambda: wd.sgd_step(W, W, lr=0.0), ValueError, "lr"),
-    (lambda: wd.sgd_step(W, W, lr=0.1, weight_decay=-1.0), ValueError, "weight_decay"),
-    (lambda: wd.sgd_step(W, W, lr=0.1, weight_decay=float("nan")), ValueError, "weight_decay"),
-    (lambda: wd.sgd_step(np.array(["a"]), W, lr=0.1), TypeError, "w must hold real numbers"),
-    (lambda: wd.sgd_step(np.array([]), np.array([]), lr=0.1), ValueError, "w must not be empty"),
-    (lambda: wd.sgd_momentum_step(W, W, None, lr=0.1, momentum=1.0), ValueError, "momentum"),
-    (lambda: wd.sgd_momentum_step(W, W, np.ones(2), lr=0.1, momentum=0.5), ValueError, "buf"),
-    (lambda: wd.adam_step(W, W, (W, W, 0), lr=0.1), TypeError, "state must be an AdamState"),
-    (lambda: wd.adam_step(W, W, wd.adam_init(np.ones(2)), lr=0.1), ValueError, "state.m"),
-    (lambda: wd.adam_step(W, W, wd.adam_init(W), lr=0.1, betas=(0.9,)), TypeError, "betas"),
-    (lambda: wd.adam_step(W, W, wd.adam_init(W), lr=0.1, betas=(0.9, 1.0)), ValueError,
-     r"betas\[1\]"),
-    (lambda: wd.adam_step(W, W, wd.adam_init(W), lr=0.1, eps=0.0), ValueError, "eps"),
-    (lambda: wd.adam_step(W, W, wd.adam_init(W), lr=0.1, decoupled=1), TypeError, "decoupled"),
-    (lambda: wd.adam_step(W, W, wd.AdamState(W, -W, 0), lr=0.1), ValueError, "state.v"),
-    (lambda: wd.keras_sgd_step(W, W, np.ones(2), lr=0.1), ValueError, "velocity"),
-    (lambda: wd.keras_adam_step(W, W, wd.adam_init(W), lr=0.1, beta_1=-0.1), ValueError,
-     "beta_1"),
-    (lambda: wd.keras_adam_step(W, W, wd.adam_init(W), lr=0.1, epsilon=-1.0), ValueError,
-     "epsilon"),
-    (lambda: wd.optimizer_trajectory(lambda w: w, W, rule="rmsprop", n_steps=2, lr=0.1),
+    (lambda: optim.sgd_step(W, np.ones(4), lr=0.1), ValueError, "grad must have the shape"),
+    (lambda: optim.sgd_step(W, W, lr=0.0), ValueError, "lr"),
+    (lambda: optim.sgd_step(W, W, lr=0.1, weight_decay=-1.0), ValueError, "weight_decay"),
+    (lambda: optim.sgd_step(W, W, lr=0.1, weight_decay=float("nan")), ValueError, "weight_decay"),
+    (lambda: optim.sgd_step(np.array(["a"]), W, lr=0.1), TypeError, "w must hold real numbers"),
+    (lambda: optim.sgd_step(np.array([]), np.array([]), lr=0.1), ValueError,
+     "w must not be empty"),
+    (lambda: optim.sgd_momentum_step(W, W, None, lr=0.1, momentum=1.0), ValueError, "momentum"),
+    (lambda: optim.sgd_momentum_step(W, W, np.ones(2), lr=0.1, momentum=0.5), ValueError, "buf"),
+    (lambda: optim.adam_step(W, W, (W, W, 0), lr=0.1), TypeError, "state must be an AdamState"),
+    (lambda: optim.adam_step(W, W, optim.adam_init(np.ones(2)), lr=0.1), ValueError, "state.m"),
+    (lambda: optim.adam_step(W, W, optim.adam_init(W), lr=0.1, beta1="0.9"), TypeError, "beta1"),
+    (lambda: optim.adam_step(W, W, optim.adam_init(W), lr=0.1, beta2=1.0), ValueError, "beta2"),
+    (lambda: optim.adam_step(W, W, optim.adam_init(W), lr=0.1, eps=0.0), ValueError, "eps"),
+    (lambda: optim.adam_step(W, W, optim.adam_init(W), lr=0.1, decoupled=1), TypeError,
+     "decoupled must be a bool"),
+    (lambda: optim.adam_step(W, W, optim.AdamState(W, -W, 0), lr=0.1), ValueError, "state.v"),
+    (lambda: optim.keras_sgd_step(W, W, np.ones(2), lr=0.1), ValueError, "velocity"),
+    (lambda: optim.keras_adam_step(W, W, optim.adam_init(W), lr=0.1, beta1=-0.1), ValueError,
+     "beta1"),
+    (lambda: optim.keras_adam_step(W, W, optim.adam_init(W), lr=0.1, eps=-1.0), ValueError,
+     "eps"),
+    (lambda: optim.optimizer_trajectory(lambda w: w, W, rule="rmsprop", n_steps=2, lr=0.1),
      ValueError, "rule must be one of"),
-    (lambda: wd.optimizer_trajectory(lambda w: w, W, rule="sgd", n_steps=-1, lr=0.1),
+    (lambda: optim.optimizer_trajectory(lambda w: w, W, rule="sgd", n_steps=-1, lr=0.1),
      ValueError, "n_steps"),
-    (lambda: wd.optimizer_trajectory(None, W, rule="sgd", n_steps=1, lr=0.1), TypeError,
+    (lambda: optim.optimizer_trajectory(None, W, rule="sgd", n_steps=1, lr=0.1), TypeError,
      "grad_fn"),
 ])
 def test_bad_input_is_rejected(call, error, match):

@@ -25,8 +25,11 @@ __all__ = [
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, linear solvers, fitters) ---
-from regbook.np.weight_decay import (  # noqa: E402  (optimizer update rules with weight decay)
+from regbook.np.optimizers import (  # noqa: E402  (update rules, functional and as objects)
+    SGD,
+    Adam,
     AdamState,
+    AdamW,
     adam_init,
     adam_step,
     keras_adam_step,
@@ -36,29 +39,31 @@ from regbook.np.weight_decay import (  # noqa: E402  (optimizer update rules wit
     sgd_step,
 )
 
-__all__ += ["AdamState", "adam_init", "sgd_step", "sgd_momentum_step", "adam_step",
-            "keras_sgd_step", "keras_adam_step", "optimizer_trajectory"]
+__all__ += ["SGD", "Adam", "AdamW", "AdamState", "adam_init", "sgd_step", "sgd_momentum_step",
+            "adam_step", "keras_sgd_step", "keras_adam_step", "optimizer_trajectory"]
 from regbook.np.penalties import (  # noqa: E402
     l1_grad,
     l1_penalty,
     l2_grad,
     l2_penalty,
     soft_threshold,
+    split_decay_params,
 )
 
-__all__ += ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold"]
+__all__ += ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold",
+            "split_decay_params"]
 from regbook.np.linear import (  # noqa: E402
     duality_gap,
     elastic_net,
     lasso,
-    lasso_objective,
     lasso_path,
     ridge,
 )
+from regbook.objectives import lasso_objective  # noqa: E402  (framework-agnostic)
 
 __all__ += ["ridge", "lasso", "elastic_net", "lasso_path", "lasso_objective", "duality_gap"]
-from regbook.np.fitters import (  # noqa: E402
-    FitPath,
+from regbook.history import FitPath  # noqa: E402  (framework-agnostic, re-exported here)
+from regbook.np.gradient_methods import (  # noqa: E402
     fista,
     gradient_descent,
     ista,
@@ -70,17 +75,15 @@ __all__ += ["FitPath", "gradient_descent", "subgradient_descent", "ista", "fista
             "lipschitz_constant"]
 # --- dropout / batch norm / network toolkit ---
 from regbook.np.dropout import dropout_backward, dropout_forward, dropout_mask  # noqa: E402
-from regbook.np.layers import (  # noqa: E402
-    Dropout, Layer, Linear, ReLU, Sequential, make_dropout_mlp, make_mlp,
-)
+from regbook.np.layers import Dropout, Layer, Linear, ReLU, Sequential, make_mlp  # noqa: E402
 from regbook.np.losses import log_softmax, softmax, softmax_cross_entropy  # noqa: E402
-from regbook.np.optimizers import SGD, Adam  # noqa: E402
 from regbook.np.training import evaluate_classifier, fit_classifier, predict_logits  # noqa: E402
+from regbook.np.penalized import fit_linear, fit_penalized, make_linear  # noqa: E402
 
 __all__ += ["dropout_forward", "dropout_backward", "dropout_mask", "Layer", "Linear", "ReLU",
-            "Dropout", "Sequential", "make_mlp", "make_dropout_mlp", "log_softmax", "softmax",
-            "softmax_cross_entropy", "SGD", "Adam", "fit_classifier", "predict_logits",
-            "evaluate_classifier"]
+            "Dropout", "Sequential", "make_mlp", "log_softmax", "softmax",
+            "softmax_cross_entropy", "fit_classifier", "predict_logits", "evaluate_classifier",
+            "make_linear", "fit_penalized", "fit_linear"]
 
 from regbook.np.batchnorm import BatchNorm, batchnorm_backward, batchnorm_forward  # noqa: E402
 
@@ -93,3 +96,20 @@ from regbook.np.augment import (  # noqa: E402
 
 __all__ += ["shift_images", "random_shift", "add_gaussian_noise", "augment_batch",
             "augment_dataset"]
+
+# --- convolutions, pooling and layer norm (forward/backward pairs) ---
+from regbook.np.conv import (  # noqa: E402
+    conv1d_backward,
+    conv1d_forward,
+    flatten_backward,
+    flatten_forward,
+    global_avg_pool1d_backward,
+    global_avg_pool1d_forward,
+    maxpool1d_backward,
+    maxpool1d_forward,
+)
+from regbook.np.layernorm import layernorm_backward, layernorm_forward  # noqa: E402
+
+__all__ += ["conv1d_forward", "conv1d_backward", "maxpool1d_forward", "maxpool1d_backward",
+            "global_avg_pool1d_forward", "global_avg_pool1d_backward", "flatten_forward",
+            "flatten_backward", "layernorm_forward", "layernorm_backward"]

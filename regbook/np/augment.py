@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from regbook._validate import check_array, check_float, check_int
+from regbook._validate import check_array, check_float, check_generator, check_int
 
 __all__ = ["shift_images", "random_shift", "add_gaussian_noise", "augment_batch",
            "augment_dataset"]
@@ -29,13 +29,6 @@ def _check_images(X, name: str, image_shape) -> tuple[np.ndarray, int, int]:
         raise ValueError(f"{name} must have image_shape[0] * image_shape[1] = {h * w} columns, "
                          f"got shape {X.shape}")
     return X, h, w
-
-
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), "
-                        f"got {type(rng).__name__}")
-    return rng
 
 
 def shift_images(
@@ -117,7 +110,7 @@ def random_shift(
     """
     X, h, w = _check_images(X, "X", image_shape)
     max_shift = check_int(max_shift, "max_shift", minimum=0, maximum=min(h, w) - 1)
-    rng = _check_rng(rng)
+    rng = check_generator(rng)
     dy = rng.integers(-max_shift, max_shift + 1, size=len(X))
     dx = rng.integers(-max_shift, max_shift + 1, size=len(X))
     return shift_images(X, dy, dx, image_shape=(h, w))
@@ -152,7 +145,7 @@ def add_gaussian_noise(X: np.ndarray, sigma: float, *, rng: np.random.Generator)
     if X.min() < 0 or X.max() > 1:
         raise ValueError(f"X must hold pixels in [0, 1], got values in [{X.min()}, {X.max()}]")
     sigma = check_float(sigma, "sigma", minimum=0.0)
-    rng = _check_rng(rng)
+    rng = check_generator(rng)
     noise = rng.standard_normal(X.shape)
     return np.clip(X + sigma * noise, 0.0, 1.0).astype(X.dtype, copy=False)
 
@@ -197,7 +190,7 @@ def augment_batch(
         raise ValueError(f"X must hold pixels in [0, 1], got values in [{X.min()}, {X.max()}]")
     max_shift = check_int(max_shift, "max_shift", minimum=0, maximum=min(h, w) - 1)
     sigma = check_float(sigma, "sigma", minimum=0.0)
-    rng = _check_rng(rng)
+    rng = check_generator(rng)
     out = random_shift(X, max_shift, rng=rng, image_shape=(h, w))
     return add_gaussian_noise(out, sigma, rng=rng) if sigma > 0 else out
 
@@ -257,7 +250,7 @@ def augment_dataset(
         raise ValueError(f"X must hold pixels in [0, 1], got values in [{X.min()}, {X.max()}]")
     max_shift = check_int(max_shift, "max_shift", minimum=0, maximum=min(h, w) - 1)
     sigma = check_float(sigma, "sigma", minimum=0.0)
-    rng = _check_rng(rng)
+    rng = check_generator(rng)
     parts = [X] if include_original else []
     parts += [augment_batch(X, rng=rng, max_shift=max_shift, sigma=sigma, image_shape=(h, w))
               for _ in range(copies)]

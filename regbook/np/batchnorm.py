@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from regbook._validate import check_array, check_float, check_int
+from regbook._validate import check_array, check_bool, check_float, check_float_dtype, check_int
 
 __all__ = ["batchnorm_forward", "batchnorm_backward", "BatchNorm"]
 
@@ -281,18 +281,17 @@ class BatchNorm:
         PyTorch's momentum in [0, 1]: the weight of the new batch in the running averages.
     eps : float
         :math:`\epsilon > 0`.
-    dtype : numpy dtype
-        Floating dtype of the parameters and buffers (float64 by default).
+    dtype : numpy dtype or {"float32", "float64"}, optional
+        Floating dtype of the parameters and buffers; ``None`` (the default) means float64,
+        NumPy's default float (PyTorch's ``dtype=None`` means its default, float32).
     """
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5,
-                 dtype=np.float64):
+                 dtype=None):
         self.num_features = check_int(num_features, "num_features", minimum=1)
         self.momentum = check_float(momentum, "momentum", minimum=0.0, maximum=1.0)
         self.eps = check_float(eps, "eps", minimum=0.0, include_min=False)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        dtype = check_float_dtype(np.float64 if dtype is None else dtype)
         d = self.num_features
         self.params = {"gamma": np.ones(d, dtype), "beta": np.zeros(d, dtype)}
         self.grads = {"gamma": np.zeros(d, dtype), "beta": np.zeros(d, dtype)}
@@ -317,8 +316,7 @@ class BatchNorm:
         Returns an array of ``x``'s shape and dtype. Invalid input (a wrong shape, non-finite
         values, one value per feature in training mode) raises before anything is modified.
         """
-        if not isinstance(training, (bool, np.bool_)):
-            raise TypeError(f"training must be a bool, got {type(training).__name__}")
+        training = check_bool(training, "training")
         x = _check_input(x, finite=not training)     # training: checked through the statistics
         if x.shape[1] != self.num_features:
             raise ValueError(f"x has {x.shape[1]} features (axis 1) but this BatchNorm was "

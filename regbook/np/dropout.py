@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regbook._validate import check_array, check_float
+from regbook._validate import check_array, check_bool, check_choice, check_float, check_generator
 
 __all__ = ["dropout_forward", "dropout_backward", "dropout_mask", "SCALINGS"]
 
@@ -24,12 +24,6 @@ SCALINGS = ("inverted", "original")
 
 def _check_p(p) -> float:
     return check_float(p, "p", minimum=0.0, maximum=1.0, include_max=False)
-
-
-def _check_scaling(scaling) -> str:
-    if scaling not in SCALINGS:
-        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-    return scaling
 
 
 def _as_float_array(x, name: str) -> np.ndarray:
@@ -58,9 +52,7 @@ def dropout_mask(shape: tuple[int, ...], p: float, *, rng: np.random.Generator) 
     numpy.ndarray of bool, shape ``shape``
     """
     p = _check_p(p)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng.random(shape) >= p
+    return check_generator(rng).random(shape) >= p
 
 
 def dropout_forward(
@@ -111,8 +103,8 @@ def dropout_forward(
     """
     x = _as_float_array(x, "x")
     p = _check_p(p)
-    scaling = _check_scaling(scaling)
-    training = bool(training)
+    scaling = check_choice(scaling, "scaling", SCALINGS)
+    training = check_bool(training, "training")
     if not training:
         scale = 1.0 if scaling == "inverted" else 1.0 - p
         cache = dict(mask=None, scale=scale, p=p, training=False, scaling=scaling)
@@ -124,11 +116,7 @@ def dropout_forward(
         if mask.shape != x.shape:
             raise ValueError(f"keep_mask must have the shape of x {x.shape}, got {mask.shape}")
     else:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                f"rng must be a numpy.random.Generator in training mode, got {type(rng).__name__}"
-            )
-        mask = rng.random(x.shape) >= p
+        mask = check_generator(rng).random(x.shape) >= p
     scale = 1.0 / (1.0 - p) if scaling == "inverted" else 1.0
     out = (x * mask) * scale  # same order as torch.native_dropout: (x * m) * scale
     cache = dict(mask=mask, scale=scale, p=p, training=True, scaling=scaling)

@@ -6,6 +6,8 @@ from typing import Callable
 
 import numpy as np
 
+from regbook._validate import check_float
+
 __all__ = ["numerical_gradient", "rel_error"]
 
 
@@ -16,7 +18,8 @@ def numerical_gradient(
 
     .. math:: \frac{\partial f}{\partial x_k} \approx \frac{f(x + h e_k) - f(x - h e_k)}{2h}
 
-    ``x`` is perturbed in place entry by entry and restored, so ``f`` may close over it. Use
+    ``x`` is perturbed in place entry by entry and each entry is restored to its exact old
+    value (in a ``finally``, so also when ``f`` raises), so ``f`` may close over it. Use
     float64 and keep the check points away from kinks (``|x|`` at 0, ReLU at 0).
 
     Parameters
@@ -24,27 +27,33 @@ def numerical_gradient(
     f : callable
         ``f(x) -> float``.
     x : numpy.ndarray
-        Point of evaluation (float64 recommended), any shape.
+        Point of evaluation (a writeable floating-point array, float64 recommended), any shape.
     h : float
-        Step size.
+        Step size :math:`h > 0` (finite).
 
     Returns
     -------
     numpy.ndarray
         Same shape as ``x``.
     """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        raise TypeError("x must be a floating-point numpy array")
+        raise TypeError("x must be a floating-point numpy array, got "
+                        + (f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__))
+    if not x.flags.writeable:
+        raise ValueError("x must be writeable (it is perturbed in place and restored)")
+    h = check_float(h, "h", minimum=0.0, include_min=False)
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        plus = float(f(x))
-        x[i] = old - h
-        minus = float(f(x))
-        x[i] = old
+    for i in np.ndindex(x.shape):
+        old = x[i].copy()
+        try:
+            x[i] = old + h
+            plus = float(f(x))
+            x[i] = old - h
+            minus = float(f(x))
+        finally:
+            x[i] = old
         grad[i] = (plus - minus) / (2.0 * h)
     return grad
 

@@ -17,20 +17,25 @@ Shapes: a batch is ``(N, D)``; :class:`Linear` stores its weight as ``W`` with s
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import numbers
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from regbook._validate import check_array, check_float, check_int
-from regbook.np.dropout import dropout_backward, dropout_forward
+from regbook._validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_float,
+    check_float_dtype,
+    check_generator,
+    check_int,
+    check_seed,
+)
+from regbook.np.batchnorm import BatchNorm
+from regbook.np.dropout import SCALINGS, dropout_backward, dropout_forward
 
-__all__ = ["Layer", "Linear", "ReLU", "Dropout", "Sequential", "make_mlp", "make_dropout_mlp"]
-
-
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
+__all__ = ["Layer", "Linear", "ReLU", "Dropout", "Sequential", "make_mlp"]
 
 
 def _check_input(x, name: str = "x") -> np.ndarray:
@@ -52,6 +57,39 @@ class Layer:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    def _state(self) -> list[np.ndarray]:
+        return list(self.params.values()) + list(self.buffers.values())
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the params and then the buffers (a Sequential's layer by layer)."""
+        return [a.copy() for a in self._state()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Copy ``weights`` (as from :meth:`get_weights`) into the layers' arrays, in place.
+
+        Every array is checked first -- its shape, a real finite dtype that casts to the
+        parameter's (``same_kind``: float64 into float32 is fine, complex is not) -- so a bad
+        list changes nothing.
+        """
+        state = self._state()
+        if isinstance(weights, np.ndarray) or not isinstance(weights, Iterable):
+            raise TypeError("weights must be a list of arrays (as from get_weights), got "
+                            f"{type(weights).__name__}")
+        weights = list(weights)
+        if len(weights) != len(state):
+            raise ValueError(f"weights must hold {len(state)} arrays, got {len(weights)}")
+        checked = []
+        for i, (old, new) in enumerate(zip(state, weights)):
+            new = check_array(new, f"weights[{i}]", dtype=None, allow_empty=True)
+            if new.shape != old.shape:
+                raise ValueError(f"weights[{i}] must have shape {old.shape}, got {new.shape}")
+            if not np.can_cast(new.dtype, old.dtype, casting="same_kind"):
+                raise TypeError(f"weights[{i}] has dtype {new.dtype}, which does not cast to "
+                                f"the parameter's {old.dtype}")
+            checked.append(new)
+        for old, new in zip(state, checked):
+            old[...] = new
 
     def _need_cache(self) -> None:
         if self.cache is None:
@@ -80,7 +118,7 @@ class Linear(Layer):
         Input and output features, >= 1.
     rng : numpy.random.Generator
         Draws the initial weights.
-    dtype : numpy dtype
+    dtype : numpy dtype or {"float32", "float64"}
         ``float32`` (default, fast) or ``float64`` (for gradient checks).
     """
 
@@ -88,10 +126,8 @@ class Linear(Layer):
         super().__init__()
         self.n_in = check_int(n_in, "n_in", minimum=1)
         self.n_out = check_int(n_out, "n_out", minimum=1)
-        _check_rng(rng)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+        check_generator(rng)
+        dtype = check_float_dtype(dtype)
         bound = 1.0 / math.sqrt(self.n_in)
         self.params = {
             "W": rng.uniform(-bound, bound, size=(self.n_in, self.n_out)).astype(dtype),
@@ -99,6 +135,7 @@ class Linear(Layer):
         }
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
         x = _check_input(x)
         if x.shape[1] != self.n_in:
             raise ValueError(f"x has {x.shape[1]} features but Linear expects n_in={self.n_in}")
@@ -123,6 +160,7 @@ class ReLU(Layer):
     :math:`\partial L/\partial x = [x > 0] \odot \partial L/\partial y` (0 at the kink)."""
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
         x = check_array(x, "x", dtype=None, allow_empty=True)
         self.cache = x > 0
         return np.where(self.cache, x, 0).astype(x.dtype, copy=False)
@@ -138,26 +176,37 @@ class ReLU(Layer):
 class Dropout(Layer):
     r"""Inverted dropout as a layer: see :func:`regbook.np.dropout_forward`.
 
-    A fresh mask is drawn from ``rng`` at every training-mode forward pass; evaluation mode is
-    the identity. Backward is :math:`\frac{m}{1-p} \odot \partial L/\partial y`.
+    A fresh mask is drawn from the layer's generator at every training-mode forward pass;
+    evaluation mode is the identity. Backward is :math:`\frac{m}{1-p} \odot \partial L/\partial
+    y`.
 
     Parameters
     ----------
     p : float
         Drop probability in [0, 1).
-    rng : numpy.random.Generator
-        Draws the masks.
+    seed : int, optional
+        Seed of the layer's own generator, ``numpy.random.default_rng(seed)``. With neither
+        ``seed`` nor ``rng`` the generator is unseeded (fresh entropy from the operating
+        system), as ``torch.nn.Dropout`` and ``keras.layers.Dropout(seed=None)`` draw
+        different masks in every run; give a seed for reproducible masks.
+    rng : numpy.random.Generator, optional
+        A generator to draw the masks from instead (the layer keeps and advances it). Give
+        ``seed`` or ``rng``, not both.
     scaling : {"inverted", "original"}
         See :func:`regbook.np.dropout_forward`.
     """
 
-    def __init__(self, p: float, *, rng: np.random.Generator, scaling: str = "inverted"):
+    def __init__(self, p: float, *, seed: int | None = None,
+                 rng: np.random.Generator | None = None, scaling: str = "inverted"):
         super().__init__()
         self.p = check_float(p, "p", minimum=0.0, maximum=1.0, include_max=False)
-        self.rng = _check_rng(rng)
-        if scaling not in ("inverted", "original"):
-            raise ValueError(f"scaling must be 'inverted' or 'original', got {scaling!r}")
-        self.scaling = scaling
+        if seed is not None and rng is not None:
+            raise ValueError("give seed or rng, not both")
+        if rng is not None:
+            self.rng = check_generator(rng)
+        else:
+            self.rng = np.random.default_rng(None if seed is None else check_seed(seed))
+        self.scaling = check_choice(scaling, "scaling", SCALINGS)
 
     def forward(self, x: np.ndarray, training: bool,
                 keep_mask: np.ndarray | None = None) -> np.ndarray:
@@ -171,6 +220,33 @@ class Dropout(Layer):
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
+
+
+def _leaves(layers: Iterable) -> list:
+    """Every non-container layer, depth first (the layers of nested Sequentials included)."""
+    out = []
+    for layer in layers:
+        out += _leaves(layer.layers) if isinstance(layer, Sequential) else [layer]
+    return out
+
+
+def _snapshot(layers: list) -> list:
+    """What a forward pass may change: attributes (caches), buffers, generator states."""
+    saved = []
+    for layer in layers:
+        rng = getattr(layer, "rng", None)
+        saved.append((dict(vars(layer)), {k: v.copy() for k, v in layer.buffers.items()},
+                      rng.bit_generator.state if isinstance(rng, np.random.Generator) else None))
+    return saved
+
+
+def _restore(layers: list, saved: list) -> None:
+    for layer, (attrs, buffers, rng_state) in zip(layers, saved):
+        vars(layer).update(attrs)
+        for k, v in buffers.items():
+            layer.buffers[k][...] = v
+        if rng_state is not None:
+            layer.rng.bit_generator.state = rng_state
 
 
 class Sequential(Layer):
@@ -206,8 +282,23 @@ class Sequential(Layer):
     buffers = property(lambda self: self._collect("buffers"))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        """Run the layers in order. A failing pass (bad input, a batch of one reaching a
+        training-mode :class:`BatchNorm`, ...) raises with every layer as it was before: the
+        caches, running statistics and dropout generators are restored."""
+        training = check_bool(training, "training")
+        n_in = getattr(self.layers[0], "n_in", None) if self.layers else None
+        if n_in is not None:
+            x = _check_input(x)
+            if x.shape[1] != n_in:
+                raise ValueError(f"x has {x.shape[1]} features but Linear expects n_in={n_in}")
+        leaves = _leaves(self.layers)
+        saved = _snapshot(leaves)
+        try:
+            for layer in self.layers:
+                x = layer.forward(x, training=training)
+        except BaseException:
+            _restore(leaves, saved)
+            raise
         return x
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -221,28 +312,17 @@ class Sequential(Layer):
             arrays += list(layer.params.values()) + list(layer.buffers.values())
         return arrays
 
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of every layer's params and then buffers, layer by layer, in dict order."""
-        return [a.copy() for a in self._state()]
-
-    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Copy ``weights`` (as from :meth:`get_weights`) into the layers' arrays, in place.
-
-        Everything is checked before anything is written, so a bad list changes nothing.
-        """
-        state = self._state()
-        weights = list(weights)
-        if len(weights) != len(state):
-            raise ValueError(f"weights must hold {len(state)} arrays, got {len(weights)}")
-        for i, (old, new) in enumerate(zip(state, weights)):
-            if np.shape(new) != old.shape:
-                raise ValueError(f"weights[{i}] must have shape {old.shape}, got {np.shape(new)}")
-        for old, new in zip(state, weights):
-            old[...] = new
-
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}])"
+
+
+def _check_hidden(hidden) -> list[int]:
+    if (isinstance(hidden, (numbers.Number, str, bytes, np.ndarray))
+            or not isinstance(hidden, Iterable)):
+        raise TypeError("hidden must be a sequence of layer widths, such as (128,) or "
+                        f"[64, 32], got {type(hidden).__name__} {hidden!r}")
+    return [check_int(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
 
 
 def make_mlp(
@@ -251,59 +331,57 @@ def make_mlp(
     n_classes: int = 10,
     *,
     dropout: float = 0.0,
+    batchnorm: bool = False,
     seed: int = 0,
-    dtype=np.float32,
+    dtype="float32",
 ) -> Sequential:
-    r"""A ReLU MLP ``Linear -> ReLU [-> Dropout] -> ... -> Linear`` returning logits.
+    r"""A ReLU MLP ``Linear -> [BatchNorm] -> ReLU -> [Dropout] -> ... -> Linear`` (logits).
 
     .. math:: h_0 = x,\quad
-              h_\ell = \operatorname{drop}_p\big(\max(0, h_{\ell-1} W_\ell + b_\ell)\big),
+              h_\ell = \operatorname{drop}_p\big(\max(0,
+              \operatorname{BN}(h_{\ell-1} W_\ell + b_\ell))\big),
               \quad \text{logits} = h_{L-1} W_L + b_L
 
-    The NumPy twin of :func:`regbook.torch.make_mlp` / :func:`regbook.tf.make_mlp`. Dropout
-    layers (after every hidden ReLU) are added only when ``dropout > 0``. Weights and dropout
-    masks come from ``numpy.random.default_rng(seed)``.
+    The NumPy twin of :func:`regbook.torch.make_mlp` / :func:`regbook.tf.make_mlp`. The
+    :class:`BatchNorm` layers are added only with ``batchnorm=True``, the :class:`Dropout`
+    layers only when ``dropout > 0``. The Linear weights (PyTorch's default initialisation,
+    :class:`Linear`) are drawn from ``numpy.random.default_rng(seed)``; each dropout layer has
+    a generator of its own, spawned from ``numpy.random.SeedSequence(seed)``. So the same seed
+    gives the same weights with or without batch norm and dropout. No global generator is used.
 
     Parameters
     ----------
     n_inputs, n_classes : int
         Input features (>= 1) and classes (>= 2).
     hidden : sequence of int
-        Widths of the hidden layers.
+        Widths of the hidden layers (``()`` gives a linear classifier).
     dropout : float
-        Drop probability in [0, 1) after each hidden layer.
+        Drop probability in [0, 1) after each hidden ReLU.
+    batchnorm : bool
+        Batch-normalise each hidden layer's pre-activation (PyTorch's convention).
     seed : int
-        Seed of the generator behind the weights and masks.
-    dtype : numpy dtype
-        Parameter dtype, ``float32`` by default.
+        Seed of the weights and of the dropout masks.
+    dtype : {"float32", "float64"} or numpy dtype
+        Dtype of the parameters (and of the batch-norm buffers).
     """
     n_inputs = check_int(n_inputs, "n_inputs", minimum=1)
+    widths = _check_hidden(hidden)
     n_classes = check_int(n_classes, "n_classes", minimum=2)
-    widths = [check_int(h, "hidden[i]", minimum=1) for h in hidden]
     dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, include_max=False)
-    seed = check_int(seed, "seed", minimum=0)
+    batchnorm = check_bool(batchnorm, "batchnorm")
+    seed = check_seed(seed)
+    dtype = check_float_dtype(dtype)
     rng = np.random.default_rng(seed)
-    layers: list[Layer] = []
+    mask_seeds = np.random.SeedSequence(seed).spawn(len(widths))
+    layers: list = []
     fan_in = n_inputs
-    for width in widths:
-        layers += [Linear(fan_in, width, rng=rng, dtype=dtype), ReLU()]
+    for width, mask_seed in zip(widths, mask_seeds):
+        layers.append(Linear(fan_in, width, rng=rng, dtype=dtype))
+        if batchnorm:
+            layers.append(BatchNorm(width, dtype=dtype))
+        layers.append(ReLU())
         if dropout > 0:
-            layers.append(Dropout(dropout, rng=rng))
+            layers.append(Dropout(dropout, rng=np.random.default_rng(mask_seed)))
         fan_in = width
     layers.append(Linear(fan_in, n_classes, rng=rng, dtype=dtype))
     return Sequential(layers)
-
-
-def make_dropout_mlp(
-    n_inputs: int,
-    hidden: Sequence[int] = (128,),
-    n_classes: int = 10,
-    *,
-    p: float = 0.5,
-    seed: int = 0,
-    dtype=np.float32,
-) -> Sequential:
-    """:func:`make_mlp` with dropout ``p`` after every hidden layer (the same name as in
-    :mod:`regbook.torch` and :mod:`regbook.tf`)."""
-    p = check_float(p, "p", minimum=0.0, maximum=1.0, include_max=False)
-    return make_mlp(n_inputs, hidden, n_classes, dropout=p, seed=seed, dtype=dtype)

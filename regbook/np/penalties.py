@@ -5,7 +5,9 @@ The book's convention (see the Conventions appendix):
 .. math:: R_1(w) = \lambda \sum_j |w_j|, \qquad R_2(w) = \frac{\lambda}{2} \sum_j w_j^2 .
 
 Every function accepts a weight array of any shape (a vector of coefficients or a layer's
-weight matrix) and a scalar strength :math:`\lambda \ge 0`.
+weight matrix) and a scalar strength :math:`\lambda \ge 0`; the penalties also accept a list
+of arrays or a NumPy model (its weights, :func:`split_decay_params`), like their twins in
+:mod:`regbook.torch` and :mod:`regbook.tf`.
 """
 
 from __future__ import annotations
@@ -14,22 +16,65 @@ import numpy as np
 
 from regbook._validate import check_array, check_float
 
-__all__ = ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold"]
+__all__ = ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold",
+           "split_decay_params"]
 
 
-def _check_w_lam(w, lam, *, w_name: str = "w", lam_name: str = "lam"):
-    w = check_array(w, w_name)
-    lam = check_float(lam, lam_name, minimum=0.0)
-    return w, lam
+def split_decay_params(model) -> tuple[list[str], list[str]]:
+    """Split a NumPy model's parameter names into (penalised weights, everything else).
 
+    A parameter is a *weight* when its own name is ``W`` -- the kernel of a
+    :class:`regbook.np.Linear` (``"0.W"``, ``"3.W"`` in a :class:`regbook.np.Sequential`);
+    biases ``b``, :class:`regbook.np.BatchNorm`'s ``gamma`` and ``beta`` and anything else are
+    not penalised (see the Conventions appendix).
 
-def l1_penalty(w: np.ndarray, lam: float) -> float:
-    r"""The L1 penalty :math:`R_1(w) = \lambda \sum_j |w_j|`.
+    Unlike :func:`regbook.torch.split_decay_params` and :func:`regbook.tf.split_decay_params`,
+    which return the parameter (variable) objects, this returns *names*, the keys of
+    ``model.params``: what the NumPy optimizers' ``step(model, decay=...)`` and the training
+    loop use (``model.params[name]`` is the array itself).
 
     Parameters
     ----------
-    w : array_like, any shape
-        Weights (finite, real, non-empty).
+    model : regbook.np.Sequential, regbook.np.Linear, ...
+        Any object of the layer protocol (a ``params`` dict).
+
+    Returns
+    -------
+    (list of str, list of str)
+        ``decay`` and ``no_decay``, each in the order of ``model.params``.
+    """
+    params = _model_params(model)
+    decay = [name for name in params if name.rsplit(".", 1)[-1] == "W"]
+    return decay, [name for name in params if name not in decay]
+
+
+def _model_params(model) -> dict[str, np.ndarray]:
+    params = getattr(model, "params", None)
+    if not isinstance(params, dict):
+        raise TypeError("model must follow the layer protocol of regbook.np (a params dict), "
+                        f"got {type(model).__name__}")
+    return params
+
+
+def _weight_list(weights) -> list[np.ndarray]:
+    """The arrays a penalty sums over: a model's weights, one array, or a list of arrays."""
+    if hasattr(weights, "params"):
+        params = _model_params(weights)
+        return [params[name] for name in split_decay_params(weights)[0]]
+    if isinstance(weights, (list, tuple)) and weights and all(
+            isinstance(w, np.ndarray) for w in weights):
+        return [check_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
+    return [check_array(weights, "weights")]
+
+
+def l1_penalty(weights, lam: float) -> float:
+    r"""The L1 penalty :math:`R_1(W) = \lambda \sum_W \sum_j |W_j|`.
+
+    Parameters
+    ----------
+    weights : array_like, list of arrays, or a regbook.np model
+        One weight array (any shape), a list of them (summed), or a model: its weights per
+        :func:`split_decay_params` (biases and batch-norm parameters excluded).
     lam : float
         Strength :math:`\lambda \ge 0`.
 
@@ -37,12 +82,12 @@ def l1_penalty(w: np.ndarray, lam: float) -> float:
     -------
     float
     """
-    w, lam = _check_w_lam(w, lam)
-    return lam * float(np.sum(np.abs(w)))
+    lam = check_float(lam, "lam", minimum=0.0)
+    return lam * sum(float(np.sum(np.abs(w))) for w in _weight_list(weights))
 
 
-def l1_grad(w: np.ndarray, lam: float) -> np.ndarray:
-    r"""A subgradient of the L1 penalty: :math:`\lambda\,\operatorname{sign}(w)`, 0 where :math:`w_j = 0`.
+def l1_grad(weights: np.ndarray, lam: float) -> np.ndarray:
+    r"""A subgradient of the L1 penalty: :math:`\lambda\,\operatorname{sign}(w)` (0 at 0).
 
     :math:`|w_j|` has no derivative at 0; its subdifferential there is :math:`[-1, 1]` and this
     function picks 0, the element of smallest magnitude (what ``torch.sign`` and
@@ -50,24 +95,24 @@ def l1_grad(w: np.ndarray, lam: float) -> np.ndarray:
 
     Parameters
     ----------
-    w : array_like, any shape
+    weights : array_like, any shape
     lam : float
         Strength :math:`\lambda \ge 0`.
 
     Returns
     -------
-    numpy.ndarray, same shape as ``w``
+    numpy.ndarray, same shape as ``weights``
     """
-    w, lam = _check_w_lam(w, lam)
-    return lam * np.sign(w)
+    return _l1_grad(*_check_w_lam(weights, lam))
 
 
-def l2_penalty(w: np.ndarray, lam: float) -> float:
-    r"""The L2 penalty :math:`R_2(w) = \frac{\lambda}{2} \sum_j w_j^2`.
+def l2_penalty(weights, lam: float) -> float:
+    r"""The L2 penalty :math:`R_2(W) = \frac{\lambda}{2} \sum_W \sum_j W_j^2`.
 
     Parameters
     ----------
-    w : array_like, any shape
+    weights : array_like, list of arrays, or a regbook.np model
+        As in :func:`l1_penalty`.
     lam : float
         Strength :math:`\lambda \ge 0`.
 
@@ -75,24 +120,37 @@ def l2_penalty(w: np.ndarray, lam: float) -> float:
     -------
     float
     """
-    w, lam = _check_w_lam(w, lam)
-    return 0.5 * lam * float(np.sum(w * w))
+    lam = check_float(lam, "lam", minimum=0.0)
+    return 0.5 * lam * sum(float(np.sum(w * w)) for w in _weight_list(weights))
 
 
-def l2_grad(w: np.ndarray, lam: float) -> np.ndarray:
+def l2_grad(weights: np.ndarray, lam: float) -> np.ndarray:
     r"""The gradient of the L2 penalty, :math:`\nabla R_2(w) = \lambda w`.
 
     Parameters
     ----------
-    w : array_like, any shape
+    weights : array_like, any shape
     lam : float
         Strength :math:`\lambda \ge 0`.
 
     Returns
     -------
-    numpy.ndarray, same shape as ``w``
+    numpy.ndarray, same shape as ``weights``
     """
-    w, lam = _check_w_lam(w, lam)
+    return _l2_grad(*_check_w_lam(weights, lam))
+
+
+def _check_w_lam(weights, lam):
+    return check_array(weights, "weights"), check_float(lam, "lam", minimum=0.0)
+
+
+# The gradients on validated arrays, in the arrays' dtype: the NumPy training loop adds them to
+# the layers' gradients at every step (regbook.np.training.train_step).
+def _l1_grad(w: np.ndarray, lam: float) -> np.ndarray:
+    return lam * np.sign(w)
+
+
+def _l2_grad(w: np.ndarray, lam: float) -> np.ndarray:
     return lam * w
 
 

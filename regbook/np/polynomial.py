@@ -28,8 +28,11 @@ def polynomial_features(x: np.ndarray, degree: int) -> np.ndarray:
     numpy.ndarray, shape (n, degree + 1)
         Column ``k`` holds :math:`z^k`; column 0 is all ones (the intercept).
     """
-    x = check_array(x, "x", ndim=1)
-    degree = check_int(degree, "degree", minimum=0)
+    return _features(check_array(x, "x", ndim=1), check_int(degree, "degree", minimum=0))
+
+
+def _features(x: np.ndarray, degree: int) -> np.ndarray:
+    # polynomial_features on validated arguments.
     return np.vander(2.0 * x - 1.0, degree + 1, increasing=True)
 
 
@@ -62,8 +65,9 @@ def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int, *, lam: float = 0.
     y = check_array(y, "y", ndim=1)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+    degree = check_int(degree, "degree", minimum=0)
     lam = check_float(lam, "lam", minimum=0.0)
-    phi = polynomial_features(x, degree)
+    phi = _features(x, degree)
     n = len(y)
     if lam == 0.0:
         return np.linalg.lstsq(phi, y, rcond=None)[0]

@@ -1,139 +1,270 @@
-r"""Mini-batch training of a NumPy classifier (the from-scratch twin of the framework loops)."""
+r"""Mini-batch training of a NumPy model: the one step, and the classifier loop built on it.
+
+:func:`train_step` is the step every NumPy training loop takes (:func:`fit_classifier` here,
+:func:`regbook.np.fit_penalized` in :mod:`regbook.np.penalized`): forward in training mode,
+the data loss's gradient, backward, the penalties' gradients added to the layers' gradients,
+one optimizer step. The epoch loop, its history and early stopping are
+:func:`regbook._training.run_epochs`, shared with :mod:`regbook.torch` and :mod:`regbook.tf`.
+"""
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
 
-from regbook._validate import check_array, check_classification_data, check_int
+from regbook._training import check_fit_classifier_args, run_epochs
+from regbook._validate import check_array, check_int, check_labels, check_Xy
+from regbook.early_stopping import EarlyStopping
+from regbook.history import History
+from regbook.np.layers import _leaves
 from regbook.np.losses import softmax_cross_entropy
+from regbook.np.optimizers import SGD, Adam, AdamW, Optimizer
+from regbook.np.penalties import _l1_grad, _l2_grad, split_decay_params
 
 __all__ = ["fit_classifier", "predict_logits", "evaluate_classifier"]
 
-_MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
+#: ``fit_classifier``'s defaults of the settings an optimizer object already carries.
+_OPTIMIZER_DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
 
+
+# --- the step shared by every NumPy training loop --------------------------------------------
+
+def make_optimizer(name: str, *, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                   eps: float | None = None) -> Optimizer:
+    """:class:`SGD`, :class:`Adam` or :class:`AdamW` by name (Adam's eps 1e-8 unless given)."""
+    if name == "sgd":
+        return SGD(lr, momentum, weight_decay=weight_decay)
+    adam = Adam if name == "adam" else AdamW
+    return adam(lr, eps=1e-8 if eps is None else eps, weight_decay=weight_decay)
+
+
+def decay_names(model, decay_scope: str) -> list[str]:
+    """The parameters ``weight_decay``, ``lam1`` and ``lam2`` act on: the weights
+    (:func:`regbook.np.split_decay_params`, ``"weights"``) or every parameter (``"all"``)."""
+    return split_decay_params(model)[0] if decay_scope == "weights" else list(model.params)
+
+
+def train_step(
+    model,
+    optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    data_loss: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]],
+    lam1: float,
+    lam2: float,
+    decay: Sequence[str],
+) -> None:
+    r"""One step on the batch ``(X, y)`` of the penalised objective
+
+    .. math:: J(\theta) = \ell_B(\theta) + \lambda_1 \sum_{W} \sum_j |W_j|
+              + \frac{\lambda_2}{2} \sum_{W} \sum_j W_j^2 ,
+
+    with :math:`\ell_B` = ``data_loss(outputs, y)[0]`` (it also returns the gradient with
+    respect to the outputs) and :math:`W` the parameters named in ``decay``. The penalties'
+    gradients :math:`\lambda_1 \operatorname{sign}(W) + \lambda_2 W` are added to the layers'
+    gradients, then ``optimizer.step(model, decay=decay)`` applies the optimizer's own
+    ``weight_decay`` to the same parameters (an object without ``decay`` gets ``step(model)``).
+    """
+    out = model.forward(X, training=True)
+    _, dout = data_loss(out, y)
+    model.backward(dout)
+    if lam1 or lam2:
+        params, grads = model.params, model.grads
+        for name in decay:
+            g, w = grads[name], params[name]
+            if lam1:
+                g += _l1_grad(w, lam1)
+            if lam2:
+                g += _l2_grad(w, lam2)
+    if isinstance(optimizer, Optimizer):
+        optimizer.step(model, decay=decay)
+    else:
+        optimizer.step(model)
+
+
+def check_model(model) -> None:
+    """Refuse an object that does not follow the layer protocol of :mod:`regbook.np`."""
+    missing = [a for a in ("forward", "backward", "params", "grads") if not hasattr(model, a)]
+    if missing:
+        raise TypeError(f"model must follow the layer protocol of regbook.np (a Sequential, "
+                        f"make_mlp, make_linear, ...); {type(model).__name__} lacks {missing}")
+
+
+def n_inputs_outputs(model) -> tuple[int | None, int | None]:
+    """The model's input features (its first layer's ``n_in``) and outputs (last ``n_out``)."""
+    leaves = _leaves([model])
+    n_in = getattr(leaves[0], "n_in", None) if leaves else None
+    n_out = next((layer.n_out for layer in reversed(leaves) if hasattr(layer, "n_out")), None)
+    return n_in, n_out
+
+
+def _check_features(model, X: np.ndarray, name: str) -> None:
+    n_in, _ = n_inputs_outputs(model)
+    if n_in is not None and X.shape[1] != n_in:
+        raise ValueError(f"{name} has {X.shape[1]} features but the model's first layer "
+                         f"expects n_in={n_in}")
+
+
+# --- evaluation ------------------------------------------------------------------------------
 
 def predict_logits(model, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
-    """Logits of ``model`` in evaluation mode (``training=False``) for a batch ``X`` ``(n, d)``."""
+    """Logits of ``model`` in evaluation mode (``training=False``) for a batch ``X`` ``(n, d)``.
+
+    ``X`` is converted to float32 (the toolkit's default dtype) and run ``batch_size`` rows at
+    a time; the result has the model's output dtype, shape ``(n, n_outputs)``.
+    """
+    check_model(model)
     X = check_array(X, "X", ndim=2, dtype=np.float32)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    parts = [model.forward(X[i:i + batch_size], training=False)
-             for i in range(0, len(X), batch_size)]
-    return np.concatenate(parts)
+    _check_features(model, X, "X")
+    return _logits(model, X, batch_size)
+
+
+def _logits(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    return np.concatenate([model.forward(X[i:i + batch_size], training=False)
+                           for i in range(0, len(X), batch_size)])
+
+
+def _loss_accuracy(model, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    logits = _logits(model, X)
+    loss, _ = softmax_cross_entropy(logits, y)
+    return float(loss), float(np.mean(logits.argmax(axis=1) == y))
 
 
 def evaluate_classifier(model, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    r"""Mean cross-entropy and accuracy of ``model`` in evaluation mode.
+    r"""Mean cross-entropy and accuracy of ``model`` in evaluation mode, as Python floats.
 
     .. math:: L = -\frac1n \sum_i \log \operatorname{softmax}(f(x_i))_{y_i}, \qquad
               \text{acc} = \frac1n \sum_i [\arg\max_k f(x_i)_k = y_i]
     """
-    logits = predict_logits(model, X)
-    loss, _ = softmax_cross_entropy(logits, np.asarray(y))
-    return loss, float(np.mean(logits.argmax(axis=1) == y))
+    check_model(model)
+    X, y = check_Xy(X, y, y_dtype=np.int64)
+    X = X.astype(np.float32)
+    _check_features(model, X, "X")
+    _, n_out = n_inputs_outputs(model)
+    if n_out is not None:
+        check_labels(y, "y", n_out)
+    return _loss_accuracy(model, X, y)
 
+
+# --- the classifier loop ---------------------------------------------------------------------
 
 def fit_classifier(
     model,
-    optimizer,
     X_train: np.ndarray,
     y_train: np.ndarray,
     *,
     X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    optimizer: str | Optimizer = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    lam1: float = 0.0,
+    lam2: float = 0.0,
+    decay_scope: str = "weights",
     epochs: int = 100,
     batch_size: int = 32,
     seed: int = 0,
-    early_stopping=None,
+    early_stopping: EarlyStopping | None = None,
     monitor: str = "val_loss",
     progress: bool = False,
-) -> dict[str, list[float]]:
-    r"""Train ``model`` with ``optimizer`` on the mean softmax cross-entropy, in mini-batches.
+) -> History:
+    r"""Train a NumPy classifier in place on the penalised mean softmax cross-entropy.
 
-    .. math:: L(\theta) = -\frac{1}{|B|}\sum_{i \in B}
+    Each mini-batch :math:`B` takes one optimizer step on
+
+    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i \in B}
               \log \operatorname{softmax}(f_\theta(x_i))_{y_i}
+              + \lambda_1 \sum_W \sum_j |W_j| + \frac{\lambda_2}{2} \sum_W \sum_j W_j^2
 
-    Each step: forward in training mode, :func:`regbook.np.softmax_cross_entropy`, backward,
-    ``optimizer.step(model)``. The examples are reshuffled every epoch by
-    ``numpy.random.default_rng(seed)``; dropout masks come from the layers' own generators.
-    Features are float32 (the toolkit's default dtype).
+    (:func:`train_step`), the penalties over the parameters chosen by ``decay_scope``. The
+    examples are visited in a fresh permutation each epoch drawn from
+    ``numpy.random.default_rng(seed)`` (the same batches as :func:`regbook.torch.fit_classifier`
+    and :func:`regbook.tf.fit_classifier`); a last batch of a single example is skipped
+    (:func:`regbook._training.minibatches`). Dropout masks come from the layers' own
+    generators; no global generator is used. Features are float32.
 
     Parameters
     ----------
     model : regbook.np.Sequential (or any object with the layer protocol)
-    optimizer : regbook.np.SGD or regbook.np.Adam
+        Usually :func:`regbook.np.make_mlp`; trained in place.
     X_train, y_train : numpy.ndarray
-        Features ``(n, d)`` and integer labels ``(n,)``.
+        Features ``(n, d)`` and integer labels ``(n,)`` in ``[0, n_outputs)``.
     X_val, y_val : numpy.ndarray, optional
         Validation data (both or neither).
+    optimizer : {"adam", "sgd", "adamw"} or regbook.np.SGD / Adam / AdamW
+        By name, built from ``lr``, ``momentum`` (SGD only) and ``weight_decay``; or an
+        optimizer object, which carries its own settings (``lr``, ``momentum`` and
+        ``weight_decay`` must then be left at their defaults) and its state across calls.
+    lr : float
+        Learning rate, > 0.
+    momentum : float
+        SGD momentum in [0, 1).
+    weight_decay : float
+        The optimizer's ``weight_decay`` with PyTorch's meaning: coupled (added to the
+        gradient) for ``"sgd"`` and ``"adam"``, decoupled (:math:`w \leftarrow w - \eta\lambda
+        w`) for ``"adamw"``; on the ``decay_scope`` parameters only.
+    lam1, lam2 : float
+        The book's L1 and L2 strengths in the objective above, >= 0.
+    decay_scope : {"weights", "all"}
+        ``"weights"``: the Linear kernels ``W`` (:func:`regbook.np.split_decay_params`; no
+        biases, no batch-norm ``gamma``/``beta``); ``"all"``: every parameter.
     epochs, batch_size : int
-        Number of passes over the data and examples per step. The last batch of an epoch may be
-        smaller; a last batch of a single example is skipped, since training-mode batch norm
-        cannot normalise one example (PyTorch's ``DataLoader(drop_last=...)`` has the same
-        concern).
+        Passes over the data and examples per step.
     seed : int
-        Seed of the shuffling.
+        Seed of the batch order.
     early_stopping : regbook.EarlyStopping, optional
-        Reset at the start (as Keras does in ``on_train_begin``), then after each epoch
-        ``early_stopping.update(history[monitor][-1], weights=model.get_weights())``;
-        training stops when it returns ``True``. At the end, if
-        ``early_stopping.restore_best_weights`` and it holds best weights, they are restored
-        (as Keras 3 does, even without an early stop).
+        Fed ``history[monitor][-1]`` after each epoch (:func:`regbook._training.run_epochs`);
+        its best weights are restored at the end when it holds them.
     monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}
-        The history entry passed to ``early_stopping``.
+        The history entry ``early_stopping`` watches.
     progress : bool
         Show a tqdm progress bar over the epochs.
 
     Returns
     -------
-    dict
-        Per-epoch lists with Keras's keys: ``loss`` and ``accuracy`` on the training set
-        (measured after the epoch, in evaluation mode), and ``val_loss`` and ``val_accuracy``
-        when validation data are given -- the same meaning as
-        :func:`regbook.torch.fit_classifier`.
+    regbook.History
+        ``loss`` and ``accuracy`` on the training set after each epoch (evaluation mode, data
+        loss only), ``val_loss`` and ``val_accuracy`` with validation data; ``stopped_epoch``,
+        ``best_epoch``, ``restored``.
     """
-    X_train, y_train, validation = check_classification_data(X_train, y_train, X_val, y_val)
-    epochs = check_int(epochs, "epochs", minimum=1)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    seed = check_int(seed, "seed", minimum=0)
-    if monitor not in _MONITORS:
-        raise ValueError(f"monitor must be one of {_MONITORS}, got {monitor!r}")
-    if early_stopping is not None and monitor.startswith("val_") and validation is None:
-        raise ValueError(f"monitor={monitor!r} needs X_val and y_val")
-    if not hasattr(optimizer, "step"):
-        raise TypeError(f"optimizer must have a step(model) method, got {type(optimizer).__name__}")
-    rng = np.random.default_rng(seed)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    if validation is not None:
-        history.update(val_loss=[], val_accuracy=[])
-    epoch_iter = range(epochs)
-    if progress:
-        from tqdm import tqdm  # plain tqdm: tqdm.auto needs ipywidgets in Jupyter
-        epoch_iter = tqdm(epoch_iter, desc="epochs")
-    if early_stopping is not None:
-        early_stopping.reset()
-    n = len(X_train)
-    for _ in epoch_iter:
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            if len(idx) == 1 and n > 1:
-                continue  # see batch_size above
-            logits = model.forward(X_train[idx], training=True)
-            _, dlogits = softmax_cross_entropy(logits, y_train[idx])
-            model.backward(dlogits)
-            optimizer.step(model)
-        _record(history, "", evaluate_classifier(model, X_train, y_train))
-        if validation is not None:
-            _record(history, "val_", evaluate_classifier(model, *validation))
-        if early_stopping is not None and early_stopping.update(
-                history[monitor][-1], weights=model.get_weights()):
-            break
-    if (early_stopping is not None and early_stopping.restore_best_weights
-            and early_stopping.best_weights is not None):
-        model.set_weights(early_stopping.best_weights)
-    return history
+    check_model(model)
+    if not isinstance(optimizer, str):
+        _check_left_at_defaults(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    a = check_fit_classifier_args(
+        X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
+        weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope,
+        epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=early_stopping,
+        monitor=monitor, progress=progress, allow_optimizer_object=True)
+    opt = a["optimizer"] if not isinstance(a["optimizer"], str) else make_optimizer(
+        a["optimizer"], lr=a["lr"], momentum=a["momentum"], weight_decay=a["weight_decay"])
+    train, validation = (a["X_train"], a["y_train"]), a["validation"]
+    _, n_out = n_inputs_outputs(model)
+    checks = [("train", train)] + ([("val", validation)] if validation is not None else [])
+    for part, (X, y) in checks:                   # before any step changes the model
+        _check_features(model, X, f"X_{part}")
+        if n_out is not None:
+            check_labels(y, f"y_{part}", n_out)
+    decay = decay_names(model, a["decay_scope"])
+
+    def step(idx: np.ndarray) -> None:
+        train_step(model, opt, train[0][idx], train[1][idx], data_loss=softmax_cross_entropy,
+                   lam1=a["lam1"], lam2=a["lam2"], decay=decay)
+
+    return run_epochs(
+        n=len(train[0]), epochs=a["epochs"], batch_size=a["batch_size"], seed=a["seed"],
+        step=step, evaluate=lambda X, y: _loss_accuracy(model, X, y), train=train,
+        validation=validation, early_stopping=a["early_stopping"], monitor=a["monitor"],
+        progress=a["progress"], get_weights=lambda: model.get_weights(),
+        set_weights=lambda weights: model.set_weights(weights))
 
 
-def _record(history: dict[str, list[float]], prefix: str, values: tuple[float, float]) -> None:
-    history[prefix + "loss"].append(values[0])
-    history[prefix + "accuracy"].append(values[1])
+def _check_left_at_defaults(optimizer, **settings) -> None:
+    """An optimizer object carries its own settings: refuse them given twice."""
+    changed = [name for name, value in settings.items() if value != _OPTIMIZER_DEFAULTS[name]]
+    if changed:
+        raise ValueError(f"{', '.join(changed)} must be left at their defaults when optimizer "
+                         f"is an object ({type(optimizer).__name__}): set them on it")

@@ -11,13 +11,14 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from regbook.tf.mlp import fit_classifier, make_mlp, predict_logits  # noqa: E402
+from regbook.tf.models import make_linear, make_mlp  # noqa: E402
+from regbook.tf.training import evaluate_classifier, fit_classifier, predict_logits  # noqa: E402
 
-__all__ = ["make_mlp", "fit_classifier", "predict_logits"]
+__all__ = ["make_mlp", "make_linear", "fit_classifier", "predict_logits", "evaluate_classifier"]
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, weight decay, optimizers) ---
-from regbook.tf.linear import fit_linear, fit_penalized, make_linear  # noqa: E402
+from regbook.tf.penalized import fit_linear, fit_penalized  # noqa: E402
 from regbook.tf.penalties import (  # noqa: E402
     exclude_from_weight_decay,
     l1_l2_regularizer,
@@ -31,17 +32,22 @@ from regbook.tf.penalties import (  # noqa: E402
 
 __all__ += ["l1_penalty", "l2_penalty", "split_decay_params", "exclude_from_weight_decay",
             "l1_regularizer", "l2_regularizer", "l1_l2_regularizer", "set_kernel_regularizers",
-            "make_linear", "fit_penalized", "fit_linear"]
+            "fit_penalized", "fit_linear"]
 # --- dropout / batch norm ---
-from regbook.tf.dropout import Dropout, make_dropout_mlp, mask_from_ones  # noqa: E402
+from regbook.tf.dropout import Dropout, mask_from_ones  # noqa: E402
 
-__all__ += ["Dropout", "mask_from_ones", "make_dropout_mlp"]
+__all__ += ["Dropout", "mask_from_ones"]
 
-from regbook.tf.batchnorm import BatchNorm  # noqa: E402
+from regbook.tf.batchnorm import BatchNorm, KerasBatchNorm  # noqa: E402
 
-__all__ += ["BatchNorm"]
+__all__ += ["BatchNorm", "KerasBatchNorm"]
 # --- early stopping / training loops ---
 # --- augmentation ---
-from regbook.tf.augment import augment_batch, make_augmenter  # noqa: E402
+from regbook.tf.augment import apply_augmenter, make_augmenter  # noqa: E402
 
-__all__ += ["make_augmenter", "augment_batch"]
+__all__ += ["make_augmenter", "apply_augmenter"]
+
+# --- threads chosen by regbook.notebook.setup (REGBOOK_THREADS), whatever the import order ---
+from regbook._threads import framework_threads as _framework_threads  # noqa: E402
+
+_framework_threads("tf")

@@ -7,9 +7,9 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from regbook._validate import check_array, check_float, check_int
+from regbook._validate import check_array, check_bool, check_float, check_int, check_seed
 
-__all__ = ["make_augmenter", "augment_batch"]
+__all__ = ["make_augmenter", "apply_augmenter"]
 
 
 def make_augmenter(
@@ -37,7 +37,7 @@ def make_augmenter(
     which is :math:`\min(\max(x, 0), 1)`. Called with ``training=False`` (as ``model.predict``
     and ``model.evaluate`` do) the model is the identity. Beware a bare call ``model(x)``: Keras
     3's image augmentation layers default to ``training=True`` while ``GaussianNoise`` defaults
-    to ``False``, so a bare call shifts but adds no noise. :func:`augment_batch` always passes
+    to ``False``, so a bare call shifts but adds no noise. :func:`apply_augmenter` always passes
     ``training`` explicitly.
 
     Parameters
@@ -68,11 +68,9 @@ def make_augmenter(
     w = check_int(image_shape[1], "image_shape[1]", minimum=1)
     max_shift = check_int(max_shift, "max_shift", minimum=0, maximum=min(h, w) - 1)
     sigma = check_float(sigma, "sigma", minimum=0.0, maximum=1.0)
-    for value, name in ((flat, "flat"), (clip, "clip")):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    flat, clip = check_bool(flat, "flat"), check_bool(clip, "clip")
     if seed is not None:
-        seed = check_int(seed, "seed", minimum=0)
+        seed = check_seed(seed)
     layers: list = [keras.Input(shape=(h * w,) if flat else (h, w, 1))]
     if flat:
         layers.append(keras.layers.Reshape((h, w, 1)))
@@ -89,19 +87,20 @@ def make_augmenter(
     return keras.Sequential(layers, name="augmenter")
 
 
-def augment_batch(augmenter: keras.Model, X: np.ndarray, *, training: bool = True) -> np.ndarray:
+def apply_augmenter(augmenter: keras.Model, X: np.ndarray, *,
+                    training: bool = True) -> np.ndarray:
     """Run ``augmenter`` on a NumPy batch and return a NumPy array of the same shape (float32).
 
-    ``training=True`` (the default here) applies all the random layers;
-    ``training=False`` is the identity (up to the float32 cast and clipping of values already
-    in [0, 1]).
+    The Keras counterpart of :func:`regbook.np.augment_batch` (which draws the shifts and
+    noise itself from a NumPy generator). ``training=True`` (the default here) applies all the
+    random layers; ``training=False`` is the identity (up to the float32 cast and clipping of
+    values already in [0, 1]).
     """
     if not isinstance(augmenter, keras.Model):
         raise TypeError(f"augmenter must be a keras.Model, got {type(augmenter).__name__}")
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    training = check_bool(training, "training")
     X = check_array(X, "X", ndim=(2, 4), dtype=np.float32)
     want = tuple(augmenter.input_shape[1:])
     if X.shape[1:] != want:
         raise ValueError(f"X must have shape (n, {', '.join(map(str, want))}), got {X.shape}")
-    return keras.ops.convert_to_numpy(augmenter(X, training=bool(training)))
+    return keras.ops.convert_to_numpy(augmenter(X, training=training))

@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Iterable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from regbook._validate import check_float
 from regbook.convert import keras_l1, keras_l2
+from regbook.tf.batchnorm import BatchNorm, KerasBatchNorm
 
 __all__ = [
     "NORM_LAYERS",
@@ -33,12 +35,15 @@ __all__ = [
     "set_kernel_regularizers",
 ]
 
-#: Layer types whose variables (scale and shift) are never penalised.
+#: Layer types whose variables (scale and shift) are never penalised: Keras's normalization
+#: layers and regbook's :class:`~regbook.tf.BatchNorm` and :class:`~regbook.tf.KerasBatchNorm`.
 NORM_LAYERS: tuple[type, ...] = (
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
     keras.layers.GroupNormalization,
     keras.layers.RMSNormalization,
+    BatchNorm,
+    KerasBatchNorm,
 )
 
 
@@ -48,11 +53,37 @@ def _check_model(model) -> keras.layers.Layer:
     return model
 
 
+def _sublayers(layer: keras.layers.Layer) -> list:
+    """The layers directly inside ``layer``: a model's ``layers``, else its Layer attributes."""
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    found = []
+    for value in vars(layer).values():
+        items = value.values() if isinstance(value, dict) else (
+            value if isinstance(value, (list, tuple)) else (value,))
+        found += [v for v in items if isinstance(v, keras.layers.Layer)]
+    return found
+
+
+def _walk(model: keras.layers.Layer) -> list:
+    """``model`` and every layer nested in it, each once (public attributes only)."""
+    layers, stack, seen = [], [model], set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            layers.append(layer)
+            stack.extend(reversed(_sublayers(layer)))
+    return layers
+
+
 def split_decay_params(model: keras.layers.Layer) -> tuple[list, list]:
     """Split a Keras model's trainable variables into (penalised kernels, everything else).
 
-    A variable is *not* penalised when its name is ``bias`` or its layer is one of
-    :data:`NORM_LAYERS` (``gamma``, ``beta``). The model must be built (have its variables).
+    A variable is *not* penalised when its name is ``bias`` or it belongs to a layer of
+    :data:`NORM_LAYERS` (``gamma``, ``beta``), found by walking the model's ``layers`` (and, in
+    a custom layer, its attributes that are layers). The model must be built (have its
+    variables).
 
     Returns
     -------
@@ -60,11 +91,10 @@ def split_decay_params(model: keras.layers.Layer) -> tuple[list, list]:
         ``decay`` and ``no_decay``, in the order of ``model.trainable_variables``.
     """
     model = _check_model(model)
-    excluded = set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        for variable in layer._trainable_variables:
-            if variable.name == "bias" or isinstance(layer, NORM_LAYERS):
-                excluded.add(id(variable))
+    excluded = {id(v) for v in model.trainable_variables if v.name == "bias"}
+    for layer in _walk(model):
+        if isinstance(layer, NORM_LAYERS):
+            excluded |= {id(v) for v in layer.trainable_variables}
     decay = [v for v in model.trainable_variables if id(v) not in excluded]
     no_decay = [v for v in model.trainable_variables if id(v) in excluded]
     return decay, no_decay
@@ -93,18 +123,29 @@ def exclude_from_weight_decay(optimizer: keras.optimizers.Optimizer,
     return optimizer
 
 
-def _weights(target) -> list:
-    if isinstance(target, keras.layers.Layer):
-        return split_decay_params(target)[0]
-    if isinstance(target, (tf.Tensor, tf.Variable, keras.Variable)):
-        return [target]
-    if isinstance(target, Iterable) and not isinstance(target, (str, bytes)):
-        tensors = list(target)
-        if tensors and all(isinstance(t, (tf.Tensor, tf.Variable, keras.Variable))
-                           for t in tensors):
-            return tensors
-    raise TypeError("target must be a Keras model or layer, a tensor or variable, or a "
-                    f"non-empty iterable of them, got {type(target).__name__}")
+_TENSORS = (tf.Tensor, tf.Variable, keras.Variable)
+
+
+def _weights(weights) -> list:
+    if isinstance(weights, keras.layers.Layer):
+        return split_decay_params(weights)[0]
+    if isinstance(weights, _TENSORS):
+        return [weights]
+    if isinstance(weights, np.ndarray):
+        raise TypeError("weights must be TensorFlow tensors or Keras variables, got a "
+                        "numpy.ndarray; convert with tf.constant (or use "
+                        "regbook.np.l1_penalty / l2_penalty)")
+    if isinstance(weights, Iterable) and not isinstance(weights, (str, bytes)):
+        tensors = list(weights)
+        if not tensors:
+            raise ValueError("weights must not be empty: give a model, a tensor, or tensors")
+        for i, t in enumerate(tensors):
+            if not isinstance(t, _TENSORS):
+                raise TypeError(f"weights[{i}] must be a tensor or variable, got "
+                                f"{type(t).__name__}")
+        return tensors
+    raise TypeError("weights must be a Keras model or layer, a tensor or variable, or a "
+                    f"non-empty iterable of them, got {type(weights).__name__}")
 
 
 def _total(weights: list, term) -> tf.Tensor:
@@ -116,13 +157,14 @@ def _total(weights: list, term) -> tf.Tensor:
     return total
 
 
-def l1_penalty(target, lam: float) -> tf.Tensor:
+def l1_penalty(weights, lam: float) -> tf.Tensor:
     r"""The L1 penalty :math:`\lambda\sum_W\sum_j|W_j|` as a differentiable scalar tensor.
 
     Parameters
     ----------
-    target : keras model or layer, tensor/variable, or iterable of them
-        A model (its kernels, per :func:`split_decay_params`) or the tensors to penalise.
+    weights : keras model or layer, tensor/variable, or iterable of them
+        A model (its kernels, per :func:`split_decay_params`: no biases, no normalization
+        parameters), one tensor or variable, or a non-empty iterable of them.
     lam : float
         :math:`\lambda \ge 0`, the book's strength (as in :func:`regbook.np.l1_penalty`).
 
@@ -132,16 +174,17 @@ def l1_penalty(target, lam: float) -> tf.Tensor:
         0-d, in the weights' dtype; use it inside a ``tf.GradientTape``.
     """
     lam = check_float(lam, "lam", minimum=0.0)
-    weights = _weights(target)
-    return _total(weights, lambda w: tf.constant(lam, w.dtype) * tf.reduce_sum(tf.abs(w)))
+    return _total(_weights(weights),
+                  lambda w: tf.constant(lam, w.dtype) * tf.reduce_sum(tf.abs(w)))
 
 
-def l2_penalty(target, lam: float) -> tf.Tensor:
+def l2_penalty(weights, lam: float) -> tf.Tensor:
     r"""The L2 penalty :math:`\frac{\lambda}{2}\sum_W\sum_j W_j^2` as a differentiable scalar.
 
     Parameters
     ----------
-    target : keras model or layer, tensor/variable, or iterable of them
+    weights : keras model or layer, tensor/variable, or iterable of them
+        As in :func:`l1_penalty`.
     lam : float
         :math:`\lambda \ge 0`, as in :func:`regbook.np.l2_penalty`.
 
@@ -150,9 +193,9 @@ def l2_penalty(target, lam: float) -> tf.Tensor:
     tf.Tensor
     """
     lam = check_float(lam, "lam", minimum=0.0)
-    weights = _weights(target)
     half = lam / 2.0
-    return _total(weights, lambda w: tf.constant(half, w.dtype) * tf.reduce_sum(tf.square(w)))
+    return _total(_weights(weights),
+                  lambda w: tf.constant(half, w.dtype) * tf.reduce_sum(tf.square(w)))
 
 
 def l1_regularizer(lam: float) -> keras.regularizers.L1:

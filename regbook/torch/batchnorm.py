@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from regbook._validate import check_float, check_int
+from regbook.torch.dropout import _check_tensor
 
 __all__ = ["BatchNorm"]
 
@@ -23,7 +24,9 @@ class BatchNorm(nn.Module):
 
     with the biased batch variance :math:`\sigma_B^2` used to normalise and the unbiased one
     stored; in ``module.eval()`` mode :math:`\mu_B, \sigma_B^2` are replaced by the running
-    buffers. Autograd differentiates through the batch statistics.
+    buffers. Autograd differentiates through the batch statistics. A training batch with one
+    value per feature (:math:`n = 1`) is refused with a ``ValueError``, as ``nn.BatchNorm``
+    refuses it: its unbiased variance divides by :math:`n - 1 = 0`.
 
     The parameters are ``gamma`` and ``beta`` (``nn.BatchNorm`` calls them ``weight`` and
     ``bias``); the buffers ``running_mean`` and ``running_var`` (registered, so they are in
@@ -57,6 +60,7 @@ class BatchNorm(nn.Module):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_tensor(x)
         if x.dim() not in (2, 4) or x.shape[1] != self.num_features:
             raise ValueError(f"expected an (N, {self.num_features}) or (N, {self.num_features}, "
                              f"H, W) input, got shape {tuple(x.shape)}")

@@ -2,7 +2,7 @@ r"""L1 and L2 penalties over a PyTorch model's weights, and weight-decay paramet
 
 The book penalises weights, not biases or normalization parameters:
 
-.. math:: R_1 = \lambda \sum_{W} \sum_j |W_j|, \qquad R_2 = \frac{\lambda}{2} \sum_{W} \sum_j W_j^2,
+.. math:: R_1 = \lambda \sum_W \sum_j |W_j|, \qquad R_2 = \frac{\lambda}{2} \sum_W \sum_j W_j^2,
 
 summed over the penalised tensors :math:`W` -- every parameter except those named ``bias`` and
 those of normalization layers (batch/layer/group/instance norm, RMS norm). PyTorch's own
@@ -14,19 +14,24 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
 from regbook._validate import check_float
+from regbook.torch.batchnorm import BatchNorm
 
 __all__ = ["NORM_LAYERS", "split_decay_params", "param_groups", "l1_penalty", "l2_penalty"]
 
-#: Module types whose parameters (scale and shift) are never penalised.
+#: Module types whose parameters (scale and shift) are never penalised: PyTorch's public
+#: normalization layers and :class:`regbook.torch.BatchNorm` (subclasses count too).
 NORM_LAYERS: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._NormBase,   # BatchNorm1d/2d/3d, SyncBatchNorm, InstanceNorm*
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.RMSNorm,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm,
+    nn.LazyBatchNorm1d, nn.LazyBatchNorm2d, nn.LazyBatchNorm3d,
+    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
+    nn.LazyInstanceNorm1d, nn.LazyInstanceNorm2d, nn.LazyInstanceNorm3d,
+    nn.LayerNorm, nn.GroupNorm, nn.RMSNorm,
+    BatchNorm,
 )
 
 
@@ -84,17 +89,24 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def _weights(target) -> list[torch.Tensor]:
-    if isinstance(target, nn.Module):
-        return split_decay_params(target)[0]
-    if isinstance(target, torch.Tensor):
-        return [target]
-    if isinstance(target, Iterable) and not isinstance(target, (str, bytes)):
-        tensors = list(target)
-        if tensors and all(isinstance(t, torch.Tensor) for t in tensors):
-            return tensors
-    raise TypeError("target must be a torch.nn.Module, a tensor, or a non-empty iterable of "
-                    f"tensors, got {type(target).__name__}")
+def _weights(weights) -> list[torch.Tensor]:
+    if isinstance(weights, nn.Module):
+        return split_decay_params(weights)[0]
+    if isinstance(weights, torch.Tensor):
+        return [weights]
+    if isinstance(weights, np.ndarray):
+        raise TypeError("weights must be torch tensors, got a numpy.ndarray; convert with "
+                        "torch.from_numpy (or use regbook.np.l1_penalty / l2_penalty)")
+    if isinstance(weights, Iterable) and not isinstance(weights, (str, bytes)):
+        tensors = list(weights)
+        if not tensors:
+            raise ValueError("weights must not be empty: give a model, a tensor, or tensors")
+        for i, t in enumerate(tensors):
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"weights[{i}] must be a torch.Tensor, got {type(t).__name__}")
+        return tensors
+    raise TypeError("weights must be a torch.nn.Module, a tensor, or a non-empty iterable of "
+                    f"tensors, got {type(weights).__name__}")
 
 
 def _total(weights: list[torch.Tensor], term) -> torch.Tensor:
@@ -106,15 +118,15 @@ def _total(weights: list[torch.Tensor], term) -> torch.Tensor:
     return total
 
 
-def l1_penalty(target: nn.Module | torch.Tensor | Iterable[torch.Tensor],
+def l1_penalty(weights: nn.Module | torch.Tensor | Iterable[torch.Tensor],
                lam: float) -> torch.Tensor:
     r"""The L1 penalty :math:`\lambda\sum_W\sum_j|W_j|` as a differentiable scalar tensor.
 
     Parameters
     ----------
-    target : torch.nn.Module, torch.Tensor or iterable of tensors
-        A model (its weights per :func:`split_decay_params`, biases excluded), one tensor, or
-        tensors to penalise.
+    weights : torch.nn.Module, torch.Tensor or iterable of tensors
+        A model (its weights per :func:`split_decay_params`: no biases, no normalization
+        parameters), one tensor, or a non-empty iterable of tensors to penalise.
     lam : float
         :math:`\lambda \ge 0`, the book's strength (as in :func:`regbook.np.l1_penalty`).
 
@@ -125,11 +137,10 @@ def l1_penalty(target: nn.Module | torch.Tensor | Iterable[torch.Tensor],
         :math:`\lambda\,\operatorname{sign}(W)` (0 at 0).
     """
     lam = check_float(lam, "lam", minimum=0.0)
-    weights = _weights(target)
-    return lam * _total(weights, lambda w: w.abs().sum())
+    return lam * _total(_weights(weights), lambda w: w.abs().sum())
 
 
-def l2_penalty(target: nn.Module | torch.Tensor | Iterable[torch.Tensor],
+def l2_penalty(weights: nn.Module | torch.Tensor | Iterable[torch.Tensor],
                lam: float) -> torch.Tensor:
     r"""The L2 penalty :math:`\frac{\lambda}{2}\sum_W\sum_j W_j^2` as a differentiable scalar.
 
@@ -138,8 +149,8 @@ def l2_penalty(target: nn.Module | torch.Tensor | Iterable[torch.Tensor],
 
     Parameters
     ----------
-    target : torch.nn.Module, torch.Tensor or iterable of tensors
-        A model (weights only, biases excluded), one tensor, or tensors to penalise.
+    weights : torch.nn.Module, torch.Tensor or iterable of tensors
+        As in :func:`l1_penalty`.
     lam : float
         :math:`\lambda \ge 0`, as in :func:`regbook.np.l2_penalty`.
 
@@ -149,5 +160,4 @@ def l2_penalty(target: nn.Module | torch.Tensor | Iterable[torch.Tensor],
         A 0-d tensor.
     """
     lam = check_float(lam, "lam", minimum=0.0)
-    weights = _weights(target)
-    return 0.5 * lam * _total(weights, lambda w: w.pow(2).sum())
+    return 0.5 * lam * _total(_weights(weights), lambda w: w.pow(2).sum())

@@ -1,15 +1,18 @@
 r"""Training with an L1/L2 penalty or weight decay in Keras: any model, and the linear model.
 
-The Keras twin of :mod:`regbook.torch.linear` (same names, same arguments). The book's
+The Keras twin of :mod:`regbook.torch.penalized` (same names, same arguments). The book's
 penalty
 
 .. math:: \lambda_1 \sum_W \sum_j |W_j| + \frac{\lambda_2}{2} \sum_W \sum_j W_j^2
 
 is attached the Keras way, as kernel regularizers built from the book's :math:`\lambda`
 (:func:`regbook.tf.set_kernel_regularizers`: ``l1 = lam1``, ``l2 = lam2 / 2``), and collected
-from ``model.losses``. The optimizer's ``weight_decay`` has Keras's meaning: *decoupled* in every
-optimizer, ``SGD`` and ``Adam`` included, kept off biases and normalization parameters
-(:func:`regbook.tf.exclude_from_weight_decay`). Each step is the GradientTape loop that
+from ``model.losses``. The optimizers are Keras's own, on purpose (the L2 chapter shows what
+they do): their ``weight_decay`` has **Keras's meaning**, *decoupled* in every optimizer,
+``SGD`` and ``Adam`` included, kept off biases and normalization parameters
+(:func:`regbook.tf.exclude_from_weight_decay`), and Adam's epsilon sits where Keras puts it.
+(:func:`regbook.tf.fit_classifier` instead follows PyTorch's meaning, the book's vocabulary.)
+Each step is :func:`regbook.tf.training.gradient_step`, the GradientTape step that
 ``model.fit`` runs, written out so that the batches are the NumPy ones PyTorch also sees.
 """
 
@@ -19,44 +22,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regbook._penalized_training import LOSSES, OPTIMIZERS, batch_order, check_training_args
-from regbook._validate import check_array, check_float, check_int
-from regbook.np.fitters import FitPath
-from regbook.np.linear import lasso_objective
-from regbook.seeding import seed_everything
+from regbook._training import LOSSES, OPTIMIZERS, batch_order, check_training_args
+from regbook._validate import check_array
+from regbook.history import FitPath
+from regbook.objectives import lasso_objective
+from regbook.tf.models import make_linear
 from regbook.tf.penalties import exclude_from_weight_decay, set_kernel_regularizers
+from regbook.tf.training import data_loss, gradient_step
 
-__all__ = ["OPTIMIZERS", "LOSSES", "make_linear", "fit_penalized", "fit_linear"]
-
-
-def make_linear(n_features: int, *, coef=None, intercept: float = 0.0) -> keras.Sequential:
-    r"""A float64 Keras linear model :math:`f(x) = x^\top w + b` with given starting weights.
-
-    Parameters
-    ----------
-    n_features : int
-        :math:`d \ge 1`.
-    coef : array_like, shape (d,), optional
-        Starting :math:`w` (zeros by default).
-    intercept : float
-        Starting :math:`b`.
-
-    Returns
-    -------
-    keras.Sequential
-        ``Dense(1)`` in float64; its kernel is :math:`w` as a ``(d, 1)`` column.
-    """
-    n_features = check_int(n_features, "n_features", minimum=1)
-    if coef is None:
-        coef = np.zeros(n_features)
-    coef = check_array(coef, "coef", ndim=1)
-    if coef.shape != (n_features,):
-        raise ValueError(f"coef must have shape ({n_features},), got {coef.shape}")
-    intercept = check_float(intercept, "intercept")
-    model = keras.Sequential([keras.Input(shape=(n_features,), dtype="float64"),
-                              keras.layers.Dense(1, dtype="float64")])
-    model.layers[0].set_weights([coef[:, None], np.array([intercept])])
-    return model
+__all__ = ["OPTIMIZERS", "LOSSES", "fit_penalized", "fit_linear"]
 
 
 def _make_optimizer(model: keras.Model, a: dict) -> keras.optimizers.Optimizer:
@@ -71,18 +45,14 @@ def _make_optimizer(model: keras.Model, a: dict) -> keras.optimizers.Optimizer:
     return exclude_from_weight_decay(opt, model)
 
 
-def _data_loss(kind: str, out: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-    if kind == "squared_error":
-        return 0.5 * tf.reduce_mean(tf.square(tf.reshape(out, tf.shape(y)) - y))
-    return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
-
-
 def _objective(model: keras.Model, kind: str, X, y, training: bool) -> tf.Tensor:
-    total = _data_loss(kind, model(X, training=training), y)
-    for penalty in model.losses:      # the kernel regularizers
-        total = total + tf.cast(penalty, total.dtype)
-    return total
+    return data_loss(kind, model(X, training=training), y) + _regularization(model)
+
+
+def _regularization(model: keras.Model) -> tf.Tensor | float:
+    """The kernel regularizers' penalty, ``sum(model.losses)`` in the model's dtype."""
+    dtype = model.trainable_variables[0].dtype
+    return sum((tf.cast(p, dtype) for p in model.losses), 0.0)
 
 
 def fit_penalized(
@@ -110,9 +80,12 @@ def fit_penalized(
               + \lambda_1\sum_W\lVert W\rVert_1 + \frac{\lambda_2}{2}\sum_W\lVert W\rVert_2^2
 
     The penalty is attached as kernel regularizers (``L1L2(l1=lam1, l2=lam2/2)``, replacing
-    any the model had). ``weight_decay`` goes to the Keras optimizer (decoupled,
-    :math:`W \leftarrow W - \eta\lambda W` before each update, weights only): with plain SGD it
-    equals PyTorch's, with momentum or Adam it does not. Arguments as in
+    any the model had). ``weight_decay`` has **Keras's meaning**, not PyTorch's: it goes to the
+    Keras optimizer, decoupled in every one of them (:math:`W \leftarrow W - \eta\,\text{wd}\,W`
+    before each update, weights only), so with plain SGD it equals PyTorch's coupled
+    ``weight_decay`` (and ``lam2``), with momentum or Adam it does not -- ``"adam"`` with
+    ``weight_decay`` is AdamW here. (:func:`regbook.tf.fit_classifier`'s ``weight_decay`` has
+    PyTorch's meaning.) Arguments as in
     :func:`regbook.torch.fit_penalized` (``weight_decay`` defaults to 0 for ``AdamW`` too,
     where Keras's own default is 0.004); ``eps`` defaults to Keras's 1e-7 and sits outside
     Adam's bias correction (see :func:`regbook.np.keras_adam_step`). Keras keeps the learning
@@ -137,7 +110,6 @@ def fit_penalized(
         raise ValueError("model has no trainable variables (build it first)")
     Xt = tf.constant(a["X"], dtype=variables[0].dtype)
     yt = tf.constant(a["y"], dtype=variables[0].dtype if loss == "squared_error" else tf.int64)
-    seed_everything(a["seed"])
     set_kernel_regularizers(model, lam1=a["lam1"], lam2=a["lam2"])
     opt = _make_optimizer(model, a)
     snapshot = lambda: [v.numpy().copy() for v in variables]  # noqa: E731
@@ -147,10 +119,9 @@ def fit_penalized(
     for order in batch_order(len(a["X"]), a["epochs"], shuffle=a["shuffle"], seed=a["seed"]):
         for start in range(0, len(order), a["batch_size"]):
             idx = order[start:start + a["batch_size"]]
-            Xb, yb = tf.gather(Xt, idx), tf.gather(yt, idx)
-            with tf.GradientTape() as tape:
-                total = _objective(model, loss, Xb, yb, True)
-            opt.apply_gradients(zip(tape.gradient(total, variables), variables))
+            gradient_step(model, variables, tf.gather(Xt, idx), tf.gather(yt, idx), loss=loss,
+                          penalty=lambda: _regularization(model),
+                          apply=lambda grads: opt.apply_gradients(zip(grads, variables)))
             if record_weights:
                 history["weights"].append(snapshot())
         history["objective"].append(float(_objective(model, loss, Xt, yt, False)))
@@ -168,13 +139,14 @@ def fit_linear(
     r"""Fit the book's penalised linear model with a Keras optimizer, recording every step.
 
     Minimises :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1
-    + \frac{\lambda_2}{2}\lVert w\rVert^2` in float64 with :func:`fit_penalized`; the same
-    function, arguments and result as :func:`regbook.torch.fit_linear`.
+    + \frac{\lambda_2}{2}\lVert w\rVert^2` in float64 with :func:`fit_penalized` (so
+    ``weight_decay`` has Keras's meaning, decoupled in every optimizer); the same function,
+    arguments and result as :func:`regbook.torch.fit_linear`.
 
     Returns
     -------
     model : keras.Sequential
-    path : regbook.np.FitPath
+    path : regbook.FitPath
         ``coefs`` ``(T + 1, d)``, ``intercepts`` ``(T + 1,)`` and ``losses`` ``(T + 1,)`` (the
         objective) at the start and after each of the :math:`T` steps.
     """
@@ -187,4 +159,5 @@ def fit_linear(
     intercept = np.array([float(w[1][0]) for w in history["weights"]])
     lam1, lam2 = kwargs.get("lam1", 0.0), kwargs.get("lam2", 0.0)
     losses = np.array([lasso_objective(X, y, c, b, lam1, lam2) for c, b in zip(coef, intercept)])
-    return model, FitPath(coefs=coef, intercepts=intercept, losses=losses, lr=kwargs.get("lr", 0.1))
+    return model, FitPath(coefs=coef, intercepts=intercept, losses=losses,
+                          lr=kwargs.get("lr", 0.1))

@@ -1,4 +1,4 @@
-r"""First-order fitters for penalised linear regression that record their whole path.
+r"""Gradient methods for penalised linear regression that record their whole path.
 
 Each fitter minimises the book's objective
 
@@ -13,59 +13,26 @@ gradient steps (it is never penalised). They differ in how they treat the L1 ter
 - :func:`ista`: proximal gradient steps, a gradient step on the smooth part followed by
   soft-thresholding; :func:`fista` adds Nesterov momentum (Beck & Teboulle, 2009).
 
-Every fitter returns a :class:`FitPath` with the weights and the objective after every step,
-for plots. The default step size is :math:`1/L`, with :math:`L` the Lipschitz constant of the
-gradient of the smooth part.
+Every fitter returns a :class:`regbook.history.FitPath` (also ``regbook.np.FitPath``) with the
+weights and the objective after every step, for plots. The default step size is :math:`1/L`,
+with :math:`L` the Lipschitz constant of the gradient of the smooth part.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from regbook._validate import check_array, check_float, check_int
+from regbook._validate import check_array, check_bool, check_float, check_int, check_Xy
+from regbook.history import FitPath
 from regbook.np.penalties import soft_threshold
+from regbook.objectives import _lasso_objective
 
-__all__ = ["FitPath", "gradient_descent", "subgradient_descent", "ista", "fista",
-           "lipschitz_constant"]
+__all__ = ["gradient_descent", "subgradient_descent", "ista", "fista", "lipschitz_constant"]
 
 
-@dataclass(frozen=True)
-class FitPath:
-    """The iterates of a fitter.
-
-    Attributes
-    ----------
-    coefs : numpy.ndarray, shape (n_steps + 1, p)
-        :math:`w` at the start (row 0) and after every step.
-    intercepts : numpy.ndarray, shape (n_steps + 1,)
-        :math:`b` at the start and after every step.
-    losses : numpy.ndarray, shape (n_steps + 1,)
-        The objective :math:`F(w, b)` (data loss plus penalties) at each iterate.
-    lr : float
-        The step size used.
-    """
-
-    coefs: np.ndarray
-    intercepts: np.ndarray
-    losses: np.ndarray
-    lr: float
-
-    @property
-    def coef(self) -> np.ndarray:
-        """The final weights :math:`w`."""
-        return self.coefs[-1]
-
-    @property
-    def intercept(self) -> float:
-        """The final intercept :math:`b`."""
-        return float(self.intercepts[-1])
-
-    @property
-    def n_steps(self) -> int:
-        """Number of steps taken."""
-        return len(self.losses) - 1
+def _lipschitz(X: np.ndarray, lam2: float, fit_intercept: bool) -> float:
+    design = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
+    return float(np.linalg.norm(design, 2) ** 2 / len(X) + lam2)
 
 
 def lipschitz_constant(X: np.ndarray, lam2: float = 0.0, *, fit_intercept: bool = True) -> float:
@@ -74,40 +41,40 @@ def lipschitz_constant(X: np.ndarray, lam2: float = 0.0, *, fit_intercept: bool 
     .. math:: L = \frac{\sigma_{\max}([X\ \mathbf 1])^2}{n} + \lambda_2
 
     (without the column of ones when ``fit_intercept=False``). Gradient steps of size
-    :math:`1/L` never increase the objective.
+    :math:`1/L` never increase the objective. :math:`L = 0` only when the smooth part is
+    constant (:math:`X = 0`, no intercept, :math:`\lambda_2 = 0`).
     """
     X = check_array(X, "X", ndim=2)
     lam2 = check_float(lam2, "lam2", minimum=0.0)
-    design = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
-    return float(np.linalg.norm(design, 2) ** 2 / len(X) + lam2)
+    return _lipschitz(X, lam2, check_bool(fit_intercept, "fit_intercept"))
+
+
+def _default_lr(X: np.ndarray, lam2: float, fit_intercept: bool) -> float:
+    # The descent lemma allows every step eta <= 1/L. L = 0 (a constant gradient: X = 0 without
+    # an intercept and lam2 = 0) allows every eta > 0, and so does an L so small that 1/L
+    # overflows: then take eta = 1 (see gradient_descent).
+    L = _lipschitz(X, lam2, fit_intercept)
+    return 1.0 / L if L > 0.0 and 1.0 / L < np.inf else 1.0
 
 
 def _setup(X, y, lam1, lam2, lr, n_steps, fit_intercept, w0):
-    X = check_array(X, "X", ndim=2)
-    y = check_array(y, "y", ndim=1)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and "
-                         f"{y.shape[0]}")
+    # Validate once, at the public boundary; lam1 is the caller's ``lam``.
+    X, y = check_Xy(X, y)
     lam1 = check_float(lam1, "lam", minimum=0.0)
     lam2 = check_float(lam2, "lam2", minimum=0.0)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
-    if not isinstance(fit_intercept, (bool, np.bool_)):
-        raise TypeError(f"fit_intercept must be a bool, got {type(fit_intercept).__name__}")
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
     if lr is None:
-        lr = 1.0 / lipschitz_constant(X, lam2, fit_intercept=bool(fit_intercept))
+        lr = _default_lr(X, lam2, fit_intercept)
     lr = check_float(lr, "lr", minimum=0.0, include_min=False)
     if w0 is None:
         w = np.zeros(X.shape[1])
     else:
         w = check_array(w0, "w0", ndim=1).copy()
         if w.shape[0] != X.shape[1]:
-            raise ValueError(f"w0 must have {X.shape[1]} entries, got {w.shape[0]}")
-    return X, y, lam1, lam2, lr, n_steps, bool(fit_intercept), w
-
-
-def _objective(X, y, w, b, lam1, lam2):
-    r = X @ w + b - y
-    return r @ r / (2 * len(y)) + lam1 * np.abs(w).sum() + 0.5 * lam2 * (w @ w)
+            raise ValueError(f"w0 must have {X.shape[1]} entries (one per column of X), got "
+                             f"{w.shape[0]}")
+    return X, y, lam1, lam2, lr, n_steps, fit_intercept, w
 
 
 def _smooth_grad(X, y, w, b, lam2, fit_intercept):
@@ -118,7 +85,8 @@ def _smooth_grad(X, y, w, b, lam2, fit_intercept):
 
 def _record(X, y, lam1, lam2, lr, ws, bs):
     coefs, intercepts = np.array(ws), np.array(bs)
-    losses = np.array([_objective(X, y, w, b, lam1, lam2) for w, b in zip(coefs, intercepts)])
+    losses = np.array([_lasso_objective(X, y, w, b, lam1, lam2)
+                       for w, b in zip(coefs, intercepts)])
     return FitPath(coefs=coefs, intercepts=intercepts, losses=losses, lr=lr)
 
 
@@ -140,7 +108,15 @@ def gradient_descent(X: np.ndarray, y: np.ndarray, *, lam2: float = 0.0, lr: flo
     lam2 : float
         L2 strength :math:`\lambda_2 \ge 0`.
     lr : float, optional
-        Step size :math:`\eta > 0`; default :math:`1/L` (:func:`lipschitz_constant`).
+        Step size :math:`\eta > 0`; default :math:`1/L` (:func:`lipschitz_constant`), the
+        largest step for which the descent lemma guarantees that :math:`F` never increases.
+        :math:`L = 0` happens only for an all-zero :math:`X` fitted without an intercept and
+        with :math:`\lambda_2 = 0`: the smooth part is then the constant
+        :math:`\lVert y\rVert^2/(2n)`, its gradient :math:`\lambda_2 w = 0` is constant, and
+        *every* step size is safe (gradient descent does not move: every :math:`w` is a
+        minimiser), so the default is :math:`\eta = 1` rather than a refusal of a well-posed
+        problem. The same :math:`\eta = 1 \le 1/L` is used when :math:`L > 0` is so small
+        that :math:`1/L` overflows.
     n_steps : int
         Number of steps, >= 1.
     fit_intercept : bool
@@ -150,7 +126,7 @@ def gradient_descent(X: np.ndarray, y: np.ndarray, *, lam2: float = 0.0, lr: flo
 
     Returns
     -------
-    FitPath
+    regbook.history.FitPath
     """
     X, y, _, lam2, lr, n_steps, fit_intercept, w = _setup(X, y, 0.0, lam2, lr, n_steps,
                                                           fit_intercept, w0)

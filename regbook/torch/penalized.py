@@ -8,7 +8,8 @@ over the weights (biases and normalization parameters excluded, :func:`split_dec
 The optimizer's own ``weight_decay`` is a separate knob with PyTorch's meaning: coupled for
 ``SGD`` and ``Adam`` (an L2 gradient), decoupled for ``AdamW``. Mini-batches follow a NumPy
 permutation drawn from ``seed`` (or the data order with ``shuffle=False``), the same in
-:mod:`regbook.tf.linear`, so the two backends see the same batches.
+:mod:`regbook.tf`, so the backends see the same batches. The optimizer and the penalised
+objective are built by the same private helpers as :func:`regbook.torch.fit_classifier`'s.
 """
 
 from __future__ import annotations
@@ -17,75 +18,75 @@ import numpy as np
 import torch
 from torch import nn
 
-from regbook._penalized_training import LOSSES, OPTIMIZERS, batch_order, check_training_args
-from regbook._validate import check_array, check_float, check_int
-from regbook.np.fitters import FitPath
-from regbook.np.linear import lasso_objective
-from regbook.seeding import seed_everything
-from regbook.torch.penalties import l1_penalty, l2_penalty, param_groups
+from regbook._training import LOSSES, OPTIMIZERS, batch_order, check_training_args
+from regbook._validate import check_array, check_bool
+from regbook.history import FitPath
+from regbook.objectives import lasso_objective
+from regbook.torch.models import make_linear
+from regbook.torch.penalties import l1_penalty, l2_penalty, split_decay_params
 
-__all__ = ["OPTIMIZERS", "LOSSES", "make_linear", "fit_penalized", "fit_linear"]
+__all__ = ["OPTIMIZERS", "LOSSES", "fit_penalized", "fit_linear"]
 
 
-def make_linear(n_features: int, *, coef=None, intercept: float = 0.0) -> nn.Linear:
-    r"""A float64 linear model :math:`f(x) = x^\top w + b` with given starting weights.
+# --- the step code shared with regbook.torch.training.fit_classifier -------------------------
 
-    Parameters
-    ----------
-    n_features : int
-        :math:`d \ge 1`.
-    coef : array_like, shape (d,), optional
-        Starting :math:`w` (zeros by default).
-    intercept : float
-        Starting :math:`b`.
+def _decay_params(model: nn.Module, decay_scope: str) -> tuple[list, list]:
+    """(the parameters ``weight_decay``, ``lam1`` and ``lam2`` act on, the other trainable ones).
 
-    Returns
-    -------
-    torch.nn.Linear
-        ``Linear(d, 1)`` in float64; its ``weight`` is :math:`w^\top` ``(1, d)``.
+    ``"weights"``: :func:`split_decay_params` (no biases, no normalization parameters);
+    ``"all"``: every trainable parameter.
     """
-    n_features = check_int(n_features, "n_features", minimum=1)
-    coef = _check_coef(coef, n_features)
-    intercept = check_float(intercept, "intercept")
-    model = nn.Linear(n_features, 1, dtype=torch.float64)
-    with torch.no_grad():
-        model.weight.copy_(torch.from_numpy(coef[None, :]))
-        model.bias.fill_(intercept)
-    return model
+    if decay_scope == "weights":
+        return split_decay_params(model)
+    return [p for p in model.parameters() if p.requires_grad], []
 
 
-def _check_coef(coef, n_features: int) -> np.ndarray:
-    if coef is None:
-        return np.zeros(n_features)
-    coef = check_array(coef, "coef", ndim=1)
-    if coef.shape != (n_features,):
-        raise ValueError(f"coef must have shape ({n_features},), got {coef.shape}")
-    return coef
+def _make_optimizer(decay: list, no_decay: list, *, optimizer: str, lr: float,
+                    momentum: float = 0.0, weight_decay: float = 0.0,
+                    eps: float | None = None) -> torch.optim.Optimizer:
+    """``torch.optim.SGD``/``Adam``/``AdamW`` with ``weight_decay`` on ``decay`` only.
+
+    Two parameter groups (an empty one is dropped), PyTorch's meaning of ``weight_decay``
+    (coupled for SGD and Adam, decoupled for AdamW); Adam's betas (0.9, 0.999), eps 1e-8 unless
+    given.
+    """
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    if not groups:
+        raise ValueError("model has no parameters to train")
+    if optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    adam = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
+    return adam(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8 if eps is None else eps)
 
 
-def _make_optimizer(model: nn.Module, a: dict) -> torch.optim.Optimizer:
-    groups = param_groups(model, a["weight_decay"])
-    eps = {} if a["eps"] is None else {"eps": a["eps"]}
-    if a["optimizer"] == "sgd":
-        return torch.optim.SGD(groups, lr=a["lr"], momentum=a["momentum"])
-    if a["optimizer"] == "adam":
-        return torch.optim.Adam(groups, lr=a["lr"], **eps)
-    return torch.optim.AdamW(groups, lr=a["lr"], **eps)
+def _penalized_loss(data_loss: torch.Tensor, weights: list, lam1: float,
+                    lam2: float) -> torch.Tensor:
+    r"""The penalised objective: ``data_loss`` plus the book's penalties over ``weights``.
+
+    .. math:: J = \text{data\_loss} + \lambda_1\sum_W\lVert W\rVert_1
+              + \frac{\lambda_2}{2}\sum_W\lVert W\rVert_2^2
+    """
+    total = data_loss
+    if lam1 and weights:
+        total = total + l1_penalty(weights, lam1)
+    if lam2 and weights:
+        total = total + l2_penalty(weights, lam2)
+    return total
+
+
+def _step(optimizer: torch.optim.Optimizer, objective) -> None:
+    """One optimizer step on the scalar ``objective()``."""
+    optimizer.zero_grad()
+    objective().backward()
+    optimizer.step()
 
 
 def _data_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if kind == "squared_error":
         return 0.5 * (out.reshape(y.shape) - y).pow(2).mean()
     return nn.functional.cross_entropy(out, y)
-
-
-def _objective(model, kind, X, y, lam1, lam2) -> torch.Tensor:
-    total = _data_loss(kind, model(X), y)
-    if lam1:
-        total = total + l1_penalty(model, lam1)
-    if lam2:
-        total = total + l2_penalty(model, lam2)
-    return total
 
 
 def fit_penalized(
@@ -114,8 +115,9 @@ def fit_penalized(
 
     with :math:`\ell(p, y) = \frac12 (p - y)^2` (``loss="squared_error"``) or the softmax
     cross-entropy (``"cross_entropy"``, integer labels). ``weight_decay`` is passed to the
-    optimizer for the weights only (:func:`regbook.torch.param_groups`): ``SGD`` and ``Adam`` add
-    ``weight_decay * W`` to the gradient, ``AdamW`` shrinks ``W`` by ``1 - lr * weight_decay``.
+    optimizer for the weights only (the groups of :func:`regbook.torch.param_groups`): ``SGD``
+    and ``Adam`` add ``weight_decay * W`` to the gradient, ``AdamW`` shrinks ``W`` by
+    ``1 - lr * weight_decay``.
 
     Parameters
     ----------
@@ -144,9 +146,13 @@ def fit_penalized(
     shuffle : bool
         Reshuffle every epoch with a NumPy generator seeded by ``seed`` (else data order).
     seed : int
-        Seeds the shuffling and the frameworks.
+        Seeds the shuffling and, inside ``torch.random.fork_rng``, PyTorch's generator (dropout
+        masks); the caller's global generator is left as it was.
     record_weights : bool
         Also record every parameter after every step.
+
+    The model trains in training mode (and :math:`J` after each epoch is measured in it); it is
+    left in the mode it was in before the call.
 
     Returns
     -------
@@ -159,33 +165,46 @@ def fit_penalized(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     a = check_training_args(X, y, loss, optimizer, lr, momentum, eps, weight_decay, lam1, lam2,
                              epochs, batch_size, shuffle, seed)
-    if not isinstance(record_weights, bool):
-        raise TypeError(f"record_weights must be a bool, got {type(record_weights).__name__}")
+    record_weights = check_bool(record_weights, "record_weights")
     if not list(model.parameters()):
         raise ValueError("model has no parameters to train")
     dtype = next(model.parameters()).dtype
     Xt = torch.from_numpy(a["X"]).to(dtype)
-    yt = torch.from_numpy(a["y"]).to(dtype) if loss == "squared_error" else torch.from_numpy(a["y"])
-    seed_everything(a["seed"])
-    opt = _make_optimizer(model, a)
+    yt = torch.from_numpy(a["y"])
+    yt = yt.to(dtype) if loss == "squared_error" else yt
+    decay, no_decay = _decay_params(model, "weights")
+    opt = _make_optimizer(decay, no_decay, optimizer=a["optimizer"], lr=a["lr"],
+                          momentum=a["momentum"], weight_decay=a["weight_decay"], eps=a["eps"])
+
+    def objective(Xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return _penalized_loss(_data_loss(loss, model(Xb), yb), decay, a["lam1"], a["lam2"])
+
+    was_training = model.training
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(a["seed"])
+            return _penalized_epochs(model, opt, objective, Xt, yt, a, record_weights)
+    finally:
+        model.train(was_training)
+
+
+def _penalized_epochs(model, opt, objective, Xt, yt, a: dict, record_weights: bool) -> dict:
+    # fit_penalized's loop: every batch of batch_order (none skipped), J after each epoch.
     snapshot = lambda: [p.detach().numpy().copy() for p in model.parameters()]  # noqa: E731
     history: dict[str, list] = {"objective": []}
     if record_weights:
         history["weights"] = [snapshot()]
-    evaluate = lambda: _objective(model, loss, Xt, yt, a["lam1"], a["lam2"]).item()  # noqa: E731
     with torch.no_grad():
-        history["objective"].append(evaluate())
+        history["objective"].append(objective(Xt, yt).item())
     model.train()
     for order in batch_order(len(Xt), a["epochs"], shuffle=a["shuffle"], seed=a["seed"]):
         for start in range(0, len(order), a["batch_size"]):
             idx = torch.from_numpy(order[start:start + a["batch_size"]])
-            opt.zero_grad()
-            _objective(model, loss, Xt[idx], yt[idx], a["lam1"], a["lam2"]).backward()
-            opt.step()
+            _step(opt, lambda: objective(Xt[idx], yt[idx]))
             if record_weights:
                 history["weights"].append(snapshot())
         with torch.no_grad():
-            history["objective"].append(evaluate())
+            history["objective"].append(objective(Xt, yt).item())
     return history
 
 
@@ -207,7 +226,7 @@ def fit_linear(
     Returns
     -------
     model : torch.nn.Linear
-    path : regbook.np.FitPath
+    path : regbook.FitPath
         ``coefs`` ``(T + 1, d)`` and ``intercepts`` ``(T + 1,)`` at the start and after each
         of the :math:`T` steps, and ``losses`` ``(T + 1,)``, the objective above at each of
         them (the decoupled weight decay of ``AdamW`` is not part of it) -- the same record as
@@ -222,4 +241,5 @@ def fit_linear(
     intercept = np.array([float(w[1][0]) for w in history["weights"]])
     lam1, lam2 = kwargs.get("lam1", 0.0), kwargs.get("lam2", 0.0)
     losses = np.array([lasso_objective(X, y, c, b, lam1, lam2) for c, b in zip(coef, intercept)])
-    return model, FitPath(coefs=coef, intercepts=intercept, losses=losses, lr=kwargs.get("lr", 0.1))
+    path = FitPath(coefs=coef, intercepts=intercept, losses=losses, lr=kwargs.get("lr", 0.1))
+    return model, path
