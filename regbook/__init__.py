@@ -32,7 +32,7 @@ from regbook.seeding import seed_everything
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot", "model_selection", "convert",
+_LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot", "model_selection", "convert", "stats",
                     "notebook", "backends", "ablation", "objectives"}
 
 __all__ = ["EarlyStopping", "History", "FitPath", "seed_everything", "__version__",

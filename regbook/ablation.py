@@ -38,6 +38,7 @@ from regbook._validate import (
 )
 from regbook.data import Split
 from regbook.early_stopping import EarlyStopping
+from regbook.stats import paired_interval
 
 __all__ = ["Setting", "ablation_grid", "train_setting", "run_ablation", "summarize_ablation",
            "ablation_table"]
@@ -311,7 +312,9 @@ def summarize_ablation(rows: Sequence[dict], *, baseline: str | None = "none") -
     With a ``baseline`` setting name, also the paired differences to it, seed by seed (same
     data and initial weights): ``delta_accuracy_mean/_std`` of
     :math:`\text{acc}_\text{test} - \text{acc}_\text{test}^\text{baseline}` and
-    ``delta_loss_mean/_std`` of the test-loss difference (0 for the baseline itself).
+    ``delta_loss_mean/_std`` of the test-loss difference (0 for the baseline itself), and,
+    with two or more seeds, their paired 95% intervals ``delta_accuracy_low/_high`` and
+    ``delta_loss_low/_high`` (:func:`regbook.stats.paired_interval`; not for the baseline).
 
     ``rows`` are :func:`run_ablation`'s (one per setting and seed, of one backend): a setting
     run twice under one seed, or under several backends, is refused.
@@ -339,8 +342,13 @@ def summarize_ablation(rows: Sequence[dict], *, baseline: str | None = "none") -
             if set(seeds) != set(base):
                 raise ValueError(f"setting {name!r} was not run under the seeds of the baseline")
             for key, field in (("delta_accuracy", "test_accuracy"), ("delta_loss", "test_loss")):
+                ours = [r[field] for r in group]
+                theirs = [base[r["seed"]][field] for r in group]
                 summary[key + "_mean"], summary[key + "_std"] = _mean_std(
-                    [r[field] - base[r["seed"]][field] for r in group])
+                    np.subtract(ours, theirs))
+                if len(group) > 1 and name != baseline:
+                    interval = paired_interval(ours, theirs)
+                    summary[key + "_low"], summary[key + "_high"] = interval.low, interval.high
         out.append(summary)
     return out
 

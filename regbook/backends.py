@@ -34,6 +34,8 @@ SHARED = {
     "penalised linear regression, every step": "fit_linear",
     "dropout layer": "Dropout",
     "batch-norm layer (PyTorch's convention)": "BatchNorm",
+    "layer-norm layer (over the last axis)": "LayerNorm",
+    "1-D convolutional network (MNIST-1D's)": "make_cnn",
     "L1 penalty": "l1_penalty",
     "L2 penalty": "l2_penalty",
     "weights vs. biases and norm parameters": "split_decay_params",
@@ -46,6 +48,7 @@ EXTRAS = {
                         "scaling": "the original paper's scaling, shown in the dropout chapter"},
     ("Dropout", "tf"): {"kwargs": "keras.layers.Layer's name, dtype, ..."},
     ("BatchNorm", "tf"): {"kwargs": "keras.layers.Layer's name, dtype, ..."},
+    ("LayerNorm", "tf"): {"kwargs": "keras.layers.Layer's name, dtype, ..."},
 }
 
 #: backend -> names that exist only there, on purpose (framework-specific ideas).

@@ -350,3 +350,19 @@ def test_summary_refuses_a_setting_twice_per_seed_or_from_two_backends():
     for rows in (twice, other_backend):
         with pytest.raises(ValueError, match="one backend's run_ablation at a time"):
             summarize_ablation(rows)
+
+
+def test_summary_gives_the_paired_95_percent_interval_to_the_baseline():
+    from regbook.stats import paired_interval
+
+    rows = []
+    for seed, (base, other) in enumerate([(0.80, 0.83), (0.82, 0.84), (0.79, 0.83)]):
+        for name, acc in (("none", base), ("L2", other)):
+            rows.append(dict(setting=name, seed=seed, train_accuracy=1.0, val_accuracy=acc,
+                             test_accuracy=acc, gap=1.0 - acc, train_loss=0.1, test_loss=1 - acc,
+                             epochs=5, backend="np"))
+    summary = {s["setting"]: s for s in summarize_ablation(rows)}
+    want = paired_interval([0.83, 0.84, 0.83], [0.80, 0.82, 0.79])
+    assert summary["L2"]["delta_accuracy_low"] == pytest.approx(want.low)
+    assert summary["L2"]["delta_accuracy_high"] == pytest.approx(want.high)
+    assert "delta_accuracy_low" not in summary["none"]

@@ -2,7 +2,9 @@
 
 The Keras and PyTorch sides (regularizer values and gradients, optimizer steps) are tested in
 the framework test files; here each converter is checked against its formula, against the
-NumPy penalties, and -- for scikit-learn -- against the fitted estimators themselves.
+NumPy penalties, and -- for scikit-learn -- against the fitted estimators themselves. The
+``*_mse`` converters (Keras ``loss="mse"``, ``torch.nn.MSELoss``) are checked here against
+Keras and PyTorch themselves.
 """
 
 import warnings
@@ -67,6 +69,13 @@ def test_single_factor_round_trips(lam):
     assert convert.lam_from_keras_l2(convert.keras_l2(lam)) == lam
     assert convert.lam_from_torch_weight_decay(convert.torch_weight_decay(lam)) == lam
     assert convert.lam_from_sklearn_lasso_alpha(convert.sklearn_lasso_alpha(lam)) == lam
+
+
+@given(lams)
+def test_mse_factor_round_trips(lam):
+    assert convert.lam_from_keras_l1_mse(convert.keras_l1_mse(lam)) == lam
+    assert convert.lam_from_keras_l2_mse(convert.keras_l2_mse(lam)) == lam
+    assert convert.lam_from_torch_weight_decay_mse(convert.torch_weight_decay_mse(lam)) == lam
 
 
 @given(lams, sizes)
@@ -157,12 +166,93 @@ def test_andrew_ng_lam_over_2m_is_the_book_lam_over_m():
     np.testing.assert_allclose(rnp.ridge(X, y, lam_book)[0], w_ng, rtol=1e-10)
 
 
+# --- with a squared error without the 1/2: Keras loss="mse", torch.nn.MSELoss -------------------
+
+def test_mse_factors_double_l1_keep_keras_l2_and_double_torch_weight_decay():
+    assert convert.keras_l1_mse(0.3) == 0.6 == 2 * convert.keras_l1(0.3)
+    assert convert.keras_l2_mse(0.3) == 0.3 == 2 * convert.keras_l2(0.3)
+    assert convert.torch_weight_decay_mse(0.3) == 0.6 == 2 * convert.torch_weight_decay(0.3)
+
+
+def _keras_dense(regularizer, kernel=None, bias=None):
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((12,)),
+                              keras.layers.Dense(1, kernel_regularizer=regularizer,
+                                                 kernel_initializer="zeros")])
+    if kernel is not None:
+        model.layers[0].set_weights([kernel[:, None], np.array([bias])])
+    return model
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_keras_loss_mse_with_converted_factor_is_twice_the_book_objective(penalty):
+    # What Keras itself reports: evaluate() = mean r^2 + the kernel regularizer.
+    keras = pytest.importorskip("keras")
+    X, y = _problem()
+    lam = 0.25                                               # exact in float32
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        w, b = rng.standard_normal(X.shape[1]), float(rng.standard_normal())
+        half_mse = rnp.mse(y, X @ w + b) / 2
+        if penalty == "l1":
+            reg = keras.regularizers.L1(convert.keras_l1_mse(lam))
+            book = half_mse + rnp.l1_penalty(w, lam)
+        else:
+            reg = keras.regularizers.L2(convert.keras_l2_mse(lam))
+            book = half_mse + rnp.l2_penalty(w, lam)
+        model = _keras_dense(reg, w, b)
+        model.compile(loss="mse")
+        value = model.evaluate(X, y[:, None], batch_size=len(y), verbose=0)
+        assert value == pytest.approx(2 * book, rel=1e-6)
+        # ... and the plain converter (which assumes the book's 1/2) is off.
+        plain = (keras.regularizers.L1(convert.keras_l1(lam)) if penalty == "l1"
+                 else keras.regularizers.L2(convert.keras_l2(lam)))
+        model = _keras_dense(plain, w, b)
+        model.compile(loss="mse")
+        wrong = model.evaluate(X, y[:, None], batch_size=len(y), verbose=0)
+        assert abs(wrong - 2 * book) > 1e-2 * book
+
+
+def test_keras_fit_with_loss_mse_and_keras_l2_mse_reaches_the_book_ridge():
+    keras = pytest.importorskip("keras")
+    X, y = _problem()
+    lam, steps = 0.25, 400
+    model = _keras_dense(keras.regularizers.L2(convert.keras_l2_mse(lam)))
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.2))
+    # One epoch over the full batch repeated `steps` times: `steps` full-batch SGD steps.
+    model.fit(np.tile(X, (steps, 1)), np.tile(y, steps)[:, None], batch_size=len(y),
+              epochs=1, shuffle=False, verbose=0)
+    kernel = model.layers[0].get_weights()[0].ravel()
+    np.testing.assert_allclose(kernel, rnp.ridge(X, y, lam)[0], atol=1e-5)
+    assert np.abs(kernel - rnp.ridge(X, y, 2 * lam)[0]).max() > 1e-2
+
+
+@pytest.mark.parametrize("convert_wd, reaches_book", [(convert.torch_weight_decay_mse, True),
+                                                      (convert.torch_weight_decay, False)])
+def test_torch_mseloss_with_weight_decay_reaches_the_book_ridge(convert_wd, reaches_book):
+    torch = pytest.importorskip("torch")
+    X, y = _problem()
+    lam = 0.25
+    linear = torch.nn.Linear(X.shape[1], 1).double()
+    opt = torch.optim.SGD([{"params": [linear.weight], "weight_decay": convert_wd(lam)},
+                           {"params": [linear.bias], "weight_decay": 0.0}], lr=0.2)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)[:, None]
+    for _ in range(500):
+        opt.zero_grad()
+        torch.nn.MSELoss()(linear(Xt), yt).backward()
+        opt.step()
+    gap = np.abs(linear.weight.detach().numpy().ravel() - rnp.ridge(X, y, lam)[0]).max()
+    assert (gap < 1e-10) if reaches_book else (gap > 1e-2), gap
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 ONE_ARG = [convert.keras_l1, convert.keras_l2, convert.lam_from_keras_l1,
            convert.lam_from_keras_l2, convert.torch_weight_decay,
            convert.lam_from_torch_weight_decay, convert.sklearn_lasso_alpha,
-           convert.lam_from_sklearn_lasso_alpha]
+           convert.lam_from_sklearn_lasso_alpha, convert.keras_l1_mse, convert.keras_l2_mse,
+           convert.lam_from_keras_l1_mse, convert.lam_from_keras_l2_mse,
+           convert.torch_weight_decay_mse, convert.lam_from_torch_weight_decay_mse]
 
 
 @pytest.mark.parametrize("f", ONE_ARG, ids=lambda f: f.__name__)

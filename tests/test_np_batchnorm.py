@@ -256,7 +256,7 @@ def test_a_single_image_with_several_pixels_may_train():
     (np.ones((1, 3, 1, 1)), ValueError, "more than 1 value per channel"),
     (np.ones((4, 2)), ValueError, "num_features=3"),
     (np.ones((4, 2, 3, 3)), ValueError, "num_features=3"),
-    (np.ones((4, 3, 2)), ValueError, "2 or 4-dimensional"),
+    (np.ones((4, 3, 2, 2, 2)), ValueError, "2 or 3 or 4-dimensional"),
     (np.array([[0.0, 1.0, np.nan], [1.0, 2.0, 3.0]]), ValueError, "finite"),
     (np.array([[0.0, 1.0, np.inf], [1.0, 2.0, 3.0]]), ValueError, "finite"),
     (np.array([["a", "b", "c"], ["d", "e", "f"]]), TypeError, "real numbers"),

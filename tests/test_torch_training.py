@@ -151,3 +151,20 @@ def test_rejects_bad_arguments_before_training(kwargs, error, match, digits):
     with pytest.raises(error, match=match):
         rtorch.fit_classifier(model, digits.X_train, digits.y_train, **args)
     _assert_same_state(model.state_dict(), before)
+
+
+def test_fit_penalized_measures_the_objective_in_evaluation_mode():
+    """With dropout, J after an epoch is the deterministic evaluation-mode objective."""
+    import regbook.torch as rtorch
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)
+    model = rtorch.make_mlp(5, (8,), 3, dropout=0.5, seed=0, dtype="float64")
+    history = rtorch.fit_penalized(model, X, y, loss="cross_entropy", lam2=0.1, epochs=2,
+                                   batch_size=10, shuffle=True, seed=1)
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(X))
+        want = (torch.nn.functional.cross_entropy(logits, torch.from_numpy(y))
+                + rtorch.l2_penalty(model, 0.1)).item()
+    assert history["objective"][-1] == pytest.approx(want, rel=1e-12)

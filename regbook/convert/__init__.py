@@ -12,12 +12,17 @@ __all__: list[str] = []
 from regbook.convert.penalties import (  # noqa: E402
     PENALTY_FORMS,
     keras_l1,
+    keras_l1_mse,
     keras_l2,
+    keras_l2_mse,
     lam_from_keras_l1,
+    lam_from_keras_l1_mse,
     lam_from_keras_l2,
+    lam_from_keras_l2_mse,
     lam_from_sklearn_lasso_alpha,
     lam_from_sklearn_ridge_alpha,
     lam_from_torch_weight_decay,
+    lam_from_torch_weight_decay_mse,
     lams_from_sklearn_elasticnet,
     penalty_coefficient,
     rescale_lam,
@@ -25,11 +30,14 @@ from regbook.convert.penalties import (  # noqa: E402
     sklearn_lasso_alpha,
     sklearn_ridge_alpha,
     torch_weight_decay,
+    torch_weight_decay_mse,
 )
 
 __all__ += [
     "keras_l1", "keras_l2", "lam_from_keras_l1", "lam_from_keras_l2",
     "torch_weight_decay", "lam_from_torch_weight_decay",
+    "keras_l1_mse", "lam_from_keras_l1_mse", "keras_l2_mse", "lam_from_keras_l2_mse",
+    "torch_weight_decay_mse", "lam_from_torch_weight_decay_mse",
     "sklearn_lasso_alpha", "lam_from_sklearn_lasso_alpha",
     "sklearn_ridge_alpha", "lam_from_sklearn_ridge_alpha",
     "sklearn_elasticnet_params", "lams_from_sklearn_elasticnet",

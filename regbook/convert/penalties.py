@@ -8,6 +8,11 @@ The book minimises, for a linear model,
 and in networks adds :math:`\lambda\sum|w|` or :math:`\frac{\lambda}{2}\sum w^2` to the mean
 data loss. Each function below states the library's formula and the conversion; the tests
 prove each on real numbers against the installed library.
+
+The plain converters (``keras_l1``, ``keras_l2``, ``torch_weight_decay``) assume the book's
+data loss, :math:`\frac{1}{2n}\sum_i r_i^2` for squared error. Keras's ``loss="mse"`` and
+``torch.nn.MSELoss`` are :math:`\frac{1}{n}\sum_i r_i^2`, twice as large, and with them the
+penalty must be doubled too for the same minimiser: the ``*_mse`` converters do that.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ __all__ = [
     "lam_from_keras_l2",
     "torch_weight_decay",
     "lam_from_torch_weight_decay",
+    "keras_l1_mse",
+    "lam_from_keras_l1_mse",
+    "keras_l2_mse",
+    "lam_from_keras_l2_mse",
+    "torch_weight_decay_mse",
+    "lam_from_torch_weight_decay_mse",
     "sklearn_lasso_alpha",
     "lam_from_sklearn_lasso_alpha",
     "sklearn_ridge_alpha",
@@ -89,6 +100,61 @@ def torch_weight_decay(lam: float) -> float:
 def lam_from_torch_weight_decay(wd: float) -> float:
     r"""The book's :math:`\lambda` for PyTorch's coupled ``weight_decay``: :math:`\lambda = \mathrm{wd}`."""
     return _nonneg(wd, "wd")
+
+
+# --- with a mean-squared-error loss without the 1/2 (Keras loss="mse", torch.nn.MSELoss) ---------
+
+def keras_l1_mse(lam: float) -> float:
+    r"""``keras.regularizers.l1(c)`` for the book's L1 strength, with Keras's ``loss="mse"``.
+
+    ``loss="mse"`` is :math:`\frac1n\sum_i r_i^2`, twice the book's :math:`\frac{1}{2n}\sum_i
+    r_i^2`. The Keras objective :math:`\frac1n\sum_i r_i^2 + c\sum_j|w_j|` is twice the book's
+    :math:`\frac{1}{2n}\sum_i r_i^2 + \lambda\sum_j|w_j|`, with the same minimiser, when
+
+    .. math:: c = 2\lambda .
+    """
+    return 2.0 * _nonneg(lam, "lam")
+
+
+def lam_from_keras_l1_mse(c: float) -> float:
+    r"""The book's :math:`\lambda` for ``l1(c)`` next to ``loss="mse"``: :math:`\lambda = c / 2`."""
+    return _nonneg(c, "c") / 2.0
+
+
+def keras_l2_mse(lam: float) -> float:
+    r"""``keras.regularizers.l2(c)`` for the book's L2 strength, with Keras's ``loss="mse"``.
+
+    The Keras objective :math:`\frac1n\sum_i r_i^2 + c\sum_j w_j^2` is twice the book's
+    :math:`\frac{1}{2n}\sum_i r_i^2 + \frac{\lambda}{2}\sum_j w_j^2` when
+
+    .. math:: c = \lambda
+
+    (the two factors of 2, of the loss and of ``l2``'s missing :math:`\frac12`, cancel).
+    """
+    return _nonneg(lam, "lam")
+
+
+def lam_from_keras_l2_mse(c: float) -> float:
+    r"""The book's :math:`\lambda` for ``l2(c)`` next to ``loss="mse"``: :math:`\lambda = c`."""
+    return _nonneg(c, "c")
+
+
+def torch_weight_decay_mse(lam: float) -> float:
+    r"""PyTorch's coupled ``weight_decay`` for the book's L2 strength, with ``torch.nn.MSELoss``.
+
+    ``MSELoss`` is :math:`\frac1n\sum_i r_i^2` (gradient twice the book's), and
+    ``weight_decay=wd`` adds :math:`\mathrm{wd}\cdot w`; the sum is twice the gradient of the
+    book's :math:`\frac{1}{2n}\sum_i r_i^2 + \frac{\lambda}{2}\lVert w\rVert^2`, so the
+    optimizers stop at the book's minimiser (with twice the book's step) when
+
+    .. math:: \mathrm{wd} = 2\lambda .
+    """
+    return 2.0 * _nonneg(lam, "lam")
+
+
+def lam_from_torch_weight_decay_mse(wd: float) -> float:
+    r"""The book's :math:`\lambda` for ``weight_decay=wd`` with ``MSELoss``: :math:`\lambda = \mathrm{wd}/2`."""
+    return _nonneg(wd, "wd") / 2.0
 
 
 # --- scikit-learn ----------------------------------------------------------------------------

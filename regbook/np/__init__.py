@@ -113,3 +113,18 @@ from regbook.np.layernorm import layernorm_backward, layernorm_forward  # noqa: 
 __all__ += ["conv1d_forward", "conv1d_backward", "maxpool1d_forward", "maxpool1d_backward",
             "global_avg_pool1d_forward", "global_avg_pool1d_backward", "flatten_forward",
             "flatten_backward", "layernorm_forward", "layernorm_backward"]
+
+# --- the CNN: convolutional layers, layer norm, make_cnn ---
+from regbook.np.layers import (  # noqa: E402
+    AddChannel,
+    ChannelsLast,
+    Conv1d,
+    Flatten,
+    GlobalAvgPool1d,
+    LayerNorm,
+    MaxPool1d,
+)
+from regbook.np.models import make_cnn  # noqa: E402
+
+__all__ += ["make_cnn", "Conv1d", "MaxPool1d", "GlobalAvgPool1d", "Flatten", "AddChannel",
+            "LayerNorm", "ChannelsLast"]

@@ -48,21 +48,102 @@ def _gap(n: int, w, Xtr, rr: float, ry: float, lam1: float, lam2: float) -> floa
     return gap / n
 
 
-# --- the exact subproblem solver -------------------------------------------------------------
+# --- the Cholesky factor of the active block -------------------------------------------------
 
 @functools.cache
+def _scipy_linalg():
+    # SciPy's triangular solves, Givens downdate and LAPACK, imported on first use:
+    # `import regbook.np` stays light (SciPy takes ~200 ms to import).
+    import scipy.linalg
+    from scipy.linalg import lapack
+
+    return scipy.linalg, lapack
+
+
 def _dposv():
-    # LAPACK's Cholesky solve from SciPy, imported on first use: `import regbook.np` stays
-    # light (SciPy takes ~200 ms to import).
-    from scipy.linalg.lapack import dposv
-
-    return dposv
+    return _scipy_linalg()[1].dposv
 
 
-def _quad_objective(G, q, lam, points):
-    # 0.5 x^T G x - q^T x + lam ||x||_1 for each row x of `points`.
-    return 0.5 * np.einsum("ij,ij->i", points @ G, points) - points @ q \
-        + lam * np.abs(points).sum(axis=1)
+_PIVOT_RTOL = 1e-10     # a feature whose column is this close to the span of the others waits
+
+
+class _CholeskyFactor:
+    r"""An upper-triangular :math:`R` with :math:`R^\top R = G_{AA}`, updated as :math:`A` changes.
+
+    ``order`` lists the active features (indices into :math:`G`) in the order of the rows of
+    :math:`R`; the feature-sign search only ever adds and removes a few of them per step, so
+    instead of factorising :math:`G_{AA}` afresh (:math:`O(k^3)` for :math:`k` active features)
+    the factor is updated:
+
+    - **appending** features :math:`N`: with :math:`R_{12} = R^{-\top} G_{AN}` (a triangular
+      solve) the new factor is :math:`\begin{pmatrix} R & R_{12} \\ 0 & R_{22}\end{pmatrix}`,
+      :math:`R_{22}^\top R_{22} = G_{NN} - R_{12}^\top R_{12}` (the Schur complement), in
+      :math:`O(k^2|N| + |N|^3)`;
+    - **removing** the feature in row :math:`i`: deleting column :math:`i` of :math:`R` leaves
+      an upper Hessenberg block, which Givens rotations make triangular again
+      (``scipy.linalg.qr_delete``), in :math:`O(k(k - i))`;
+    - **solving** :math:`G_{AA}x = b` is two triangular solves, :math:`O(k^2)`.
+
+    The Schur complement is factorised with pivoting (LAPACK ``dpstrf``), on the scale of each
+    feature's own :math:`G_{jj}`: a feature whose column lies within a relative
+    :data:`_PIVOT_RTOL` of the span of the factor's columns would make :math:`G_{AA}` singular
+    or ill-conditioned, and is refused (:meth:`append` returns what it accepted). Since
+    deleting columns can only make the others more independent, every diagonal entry stays at
+    least that far from zero.
+    """
+
+    def __init__(self):
+        self.order = np.empty(0, dtype=np.intp)
+        self.R = np.empty((0, 0), order="F")
+
+    def append(self, G: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Append those of ``features`` that keep the block well-conditioned; return them."""
+        linalg, lapack = _scipy_linalg()
+        k, order = len(self.order), self.order
+        cross = G[np.ix_(order, features)]
+        R12 = linalg.solve_triangular(self.R, cross, trans="T", check_finite=False) \
+            if k else cross
+        schur = G[np.ix_(features, features)] - R12.T @ R12
+        scale = np.sqrt(np.maximum(np.diag(G)[features], 1e-300))
+        c, piv, rank, _ = lapack.dpstrf(schur / np.outer(scale, scale), tol=_PIVOT_RTOL)
+        keep = piv[:rank] - 1                             # LAPACK's pivots count from 1
+        R = np.zeros((k + rank, k + rank), order="F")
+        R[:k, :k] = self.R
+        R[:k, k:] = R12[:, keep]
+        R[k:, k:] = np.triu(c[:rank, :rank]) * scale[keep]
+        self.R, self.order = R, np.concatenate([order, features[keep]])
+        return features[keep]
+
+    def remove(self, features: np.ndarray) -> None:
+        """Remove ``features`` (all in ``order``) by Givens rotations, the last row first."""
+        linalg = _scipy_linalg()[0]
+        rows = np.flatnonzero(np.isin(self.order, features))
+        k = len(self.order)
+        # qr_delete re-triangularises R with column i deleted, R staying k x (columns left)
+        # with zeros below; it also rotates a Q, of no use here (an identity of that size).
+        Q, R = np.eye(k, order="F"), self.R
+        for i in rows[::-1]:
+            Q, R = linalg.qr_delete(Q, R, i, which="col", overwrite_qr=True,
+                                    check_finite=False)
+        self.R = np.asfortranarray(R[:k - rows.size])
+        self.order = np.delete(self.order, rows)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        r""":math:`G_{AA}^{-1}` ``rhs`` (``rhs`` in the order of ``order``), as
+        :math:`R^{-1}(R^{-\top}b)`."""
+        linalg = _scipy_linalg()[0]
+        half = linalg.solve_triangular(self.R, rhs, trans="T", check_finite=False)
+        return linalg.solve_triangular(self.R, half, check_finite=False)
+
+
+# --- the exact subproblem solver -------------------------------------------------------------
+
+def _quad_objective(q, lam, points, *, G=None, R=None):
+    # 0.5 x^T G x - q^T x + lam ||x||_1 for each row x of `points`; with the Cholesky factor
+    # R of G (G = R^T R), x^T G x = ||R x||^2.
+    quad = np.einsum("ij,ij->i", points @ G, points) if R is None \
+        else np.square(points @ R.T).sum(axis=1)
+    return 0.5 * quad - points @ q + lam * np.abs(points).sum(axis=1)
 
 
 def _newton_target(G, rhs, x, theta):
@@ -75,7 +156,7 @@ def _newton_target(G, rhs, x, theta):
     coefficient crosses zero, where the line search stops. ``None`` when no non-zero
     coefficient would cross (the caller then takes coordinate steps instead).
     """
-    _, solution, info = _dposv()(G, rhs)      # Cholesky solve
+    _, solution, info = _dposv()(G, rhs)      # a fresh Cholesky solve
     if info == 0 and np.all(np.isfinite(solution)):
         return solution
     evals, evecs = np.linalg.eigh(G)
@@ -92,6 +173,43 @@ def _newton_target(G, rhs, x, theta):
     return x + step + 2.0 * reach * d
 
 
+def _update_factor(G, factor: _CholeskyFactor, theta, new) -> bool:
+    # Bring `factor` to the features with theta != 0: remove those that left, append those
+    # that entered. Newly activated features (`new`) that it refuses (dependent on the others)
+    # wait, theta set back to 0, as long as one of them was accepted. True when the factor
+    # now holds exactly the active set.
+    leaving = factor.order[theta[factor.order] == 0]
+    if leaving.size:
+        factor.remove(leaving)
+    entering = np.setdiff1d(np.flatnonzero(theta), factor.order, assume_unique=True)
+    if entering.size == 0:
+        return True
+    refused = np.setdiff1d(entering, factor.append(G, entering), assume_unique=True)
+    if refused.size == 0:
+        return True
+    if new is None or refused.size == new.size or not np.isin(refused, new).all():
+        return False
+    theta[refused] = 0.0
+    return True
+
+
+def _sign_solution(G, q, lam, x, theta, factor, new):
+    # The feature-sign system G_AA x_A = q_A - lam theta_A on A = {theta != 0}:
+    # (A in the order solved, target or None, the kwargs of _quad_objective for G_AA).
+    # The updated factor when it holds A; otherwise (a singular or ill-conditioned block,
+    # or a non-finite solution) _newton_target: a fresh Cholesky, then eigenvalues.
+    if _update_factor(G, factor, theta, new):
+        active = factor.order
+        target = factor.solve(q[active] - lam * theta[active])
+        if np.all(np.isfinite(target)):
+            return active, target, {"R": factor.R}
+        factor.__init__()                               # start afresh next time
+    active = np.flatnonzero(theta)
+    G_aa = G[np.ix_(active, active)]
+    return active, _newton_target(G_aa, q[active] - lam * theta[active], x[active],
+                                  theta[active]), {"G": G_aa}
+
+
 def _coordinate_step(G, q, lam, x, g, i):
     # Exact minimisation over coordinate i; keeps g = G x - q up to date.
     new = soft_threshold(np.array([x[i] - g[i] / G[i, i]]), lam / G[i, i])[0]
@@ -102,7 +220,8 @@ def _coordinate_step(G, q, lam, x, g, i):
 
 
 def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
-                  max_steps: int) -> tuple[np.ndarray, bool]:
+                  max_steps: int, factor: _CholeskyFactor | None = None
+                  ) -> tuple[np.ndarray, bool]:
     r"""Minimise :math:`\tfrac12 x^\top G x - q^\top x + \lambda\lVert x\rVert_1` exactly.
 
     Feature-sign search: guess the signs :math:`\theta` of the non-zero coefficients, solve the
@@ -110,35 +229,37 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
     towards its solution only as far as the objective keeps decreasing (a sign change ends the
     walk, with the coefficients that crossed set to 0); once the signs are consistent,
     activate every zero coefficient that violates the optimality condition
-    :math:`|g_i| \le \lambda`, with the sign that lowers the objective. Every step strictly
-    lowers the objective (an exact coordinate step is the fallback), so the sign patterns
-    never repeat and the search ends at the exact minimiser. Returns ``(x, converged)``.
+    :math:`|g_i| \le \lambda`, with the sign that lowers the objective (those whose columns
+    depend on the active ones wait for a later round, unless none is left). Every step
+    strictly lowers the objective (an exact coordinate step is the fallback), so the sign
+    patterns never repeat and the search ends at the exact minimiser. The system is solved
+    with ``factor``, a :class:`_CholeskyFactor` of :math:`G_{AA}` kept up to date from step to
+    step (and from call to call, when the caller passes it). Returns ``(x, converged)``.
     """
+    factor = _CholeskyFactor() if factor is None else factor
     x = x.copy()
-    g = G @ x - q
+    g = G @ x - q                   # the gradient of the smooth part; None when stale
     activate = not x.any()          # a warm start first re-solves on its own signs
     for _ in range(max_steps):
         activate = activate or not x.any()
+        theta, new = np.sign(x), None
         if activate:
+            g = G @ x - q if g is None else g
             new = np.flatnonzero((x == 0.0) & (np.abs(g) > lam))
             if new.size == 0:
                 return x, True
-            theta = np.sign(x)
             theta[new] = -np.sign(g[new])
-        else:
-            theta = np.sign(x)
-        active = np.flatnonzero(theta)
-        xa, ta, G_aa, q_a = x[active], theta[active], G[np.ix_(active, active)], q[active]
-        target = _newton_target(G_aa, q_a - lam * ta, xa, ta)
+        active, target, quad = _sign_solution(G, q, lam, x, theta, factor, new)
+        xa, ta, q_a = x[active], theta[active], q[active]
         if target is None:
+            g = G @ x - q if g is None else g
             for j in range(len(x)):                 # one sweep of exact coordinate steps
                 _coordinate_step(G, q, lam, x, g, j)
             activate = False
             continue
         flipped = np.sign(target) != ta
         if not flipped.any():
-            x[active] = target
-            g = G @ x - q
+            x[active], g = target, None
             activate = True
             continue
         # Walk from xa to target. Candidate stops: every sign change and the target itself,
@@ -150,17 +271,16 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
         stops = np.unique(np.concatenate([t_cross[(t_cross > 0) & (t_cross < 1)], [1.0]]))
         points = xa + stops[:, None] * d
         points[t_cross[None, :] <= stops[:, None]] = 0.0
-        values = _quad_objective(G_aa, q_a, lam, points)
-        current = _quad_objective(G_aa, q_a, lam, xa[None, :])[0]
-        best = int(np.argmin(values))
-        if values[best] < current:
-            x[active] = points[best]
-            g = G @ x - q
+        values = _quad_objective(q_a, lam, np.vstack([xa, points]), **quad)
+        best = int(np.argmin(values[1:]))
+        if values[1 + best] < values[0]:
+            x[active], g = points[best], None
             activate = False
         else:
             # No progress along the segment (a just-activated coefficient wants the other
             # sign, or G_AA is singular): take one exact coordinate step on the worst
             # violator of the optimality conditions, which strictly lowers the objective.
+            g = G @ x - q if g is None else g
             viol = np.where(x == 0.0, np.abs(g) - lam, np.abs(g + lam * np.sign(x)))
             _coordinate_step(G, q, lam, x, g, int(np.argmax(viol)))
             activate = False
@@ -184,6 +304,13 @@ class _WorkingSet:
         self.full = X.T @ X / self.n if self.n >= X.shape[1] else None
         self.work = np.empty(0, dtype=np.intp)
         self.G = np.empty((0, 0))                     # X_work^T X_work / n
+        self._factor, self._factor_lam2 = _CholeskyFactor(), 0.0
+
+    def factor(self, lam2: float) -> _CholeskyFactor:
+        """The Cholesky factor of an active block of ``G + lam2 I``, kept from call to call."""
+        if lam2 != self._factor_lam2:                 # (a new one if lam2 has changed)
+            self._factor, self._factor_lam2 = _CholeskyFactor(), lam2
+        return self._factor
 
     def correlations(self, w: np.ndarray, support: np.ndarray):
         """``(X^T r, r.r, r.y)`` for the residual ``r = y - X w`` (``w`` zero off ``support``)."""
@@ -244,7 +371,8 @@ def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter, state=None, *, stacklevel
         if lam2:
             G = G + lam2 * np.eye(len(work))
         w[work], solved = _feature_sign(G, state.Xty[work] / n, lam1, w[work],
-                                        max_steps=10 * work.size + 100)
+                                        max_steps=10 * work.size + 100,
+                                        factor=state.factor(lam2))
     warnings.warn(f"lasso did not converge in max_iter={max_iter} working-set iterations "
                   f"(duality gap {gap:.3g} > {tol_abs:.3g})", RuntimeWarning,
                   stacklevel=stacklevel)

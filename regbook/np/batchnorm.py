@@ -2,10 +2,12 @@ r"""Batch normalization from scratch: a forward/backward pair and a layer with r
 
 Training mode normalises every feature (channel) with the statistics of the current batch,
 
-.. math:: \hat x = \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}, \qquad y = \gamma \hat x + \beta,
+.. math:: \hat x = \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}, \qquad
+          y = \gamma \hat x + \beta,
 
 where :math:`\mu_B` and the *biased* variance :math:`\sigma_B^2` are taken over the batch axis of
-an ``(N, D)`` input, or over the batch and both spatial axes of an ``(N, C, H, W)`` input.
+an ``(N, D)`` input, over the batch and the positions of an ``(N, C, L)`` sequence, or over the
+batch and both spatial axes of an ``(N, C, H, W)`` input.
 :class:`BatchNorm` also keeps running estimates for evaluation mode, updated exactly like
 ``torch.nn.BatchNorm1d/2d`` (momentum 0.1, eps 1e-5, the *unbiased* variance stored).
 """
@@ -22,16 +24,18 @@ __all__ = ["batchnorm_forward", "batchnorm_backward", "BatchNorm"]
 
 
 def _per_feature(v: np.ndarray, ndim: int) -> np.ndarray:
-    """Reshape a (C,) vector so it broadcasts against an (N, C) or (N, C, H, W) array."""
-    return v if ndim == 2 else v.reshape(1, -1, 1, 1)
+    """Reshape a (C,) vector so it broadcasts against an (N, C), (N, C, L) or (N, C, H, W)
+    array."""
+    return v if ndim == 2 else v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
 def _check_input(x, *, finite: bool = True) -> np.ndarray:
-    """An (N, D) or (N, C, H, W) float array; float32 stays float32, ints become float64.
+    """An (N, D), (N, C, L) or (N, C, H, W) float array; float32 stays float32, ints become
+    float64.
 
     ``finite=False`` leaves the NaN/inf check to :func:`_check_finite` on the statistics.
     """
-    x = check_array(x, "x", ndim=(2, 4), dtype=None, finite=finite)
+    x = check_array(x, "x", ndim=(2, 3, 4), dtype=None, finite=finite)
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
@@ -51,9 +55,11 @@ def _values_per_channel(shape: tuple[int, ...]) -> int:
 def batchnorm_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *, eps: float = 1e-5
 ) -> tuple[np.ndarray, tuple]:
-    r"""Training-mode batch normalization of an ``(N, D)`` or ``(N, C, H, W)`` batch.
+    r"""Training-mode batch normalization of an ``(N, D)``, ``(N, C, L)`` or ``(N, C, H, W)``
+    batch.
 
-    With :math:`m` values per feature (:math:`m = N`, or :math:`N H W` for images),
+    With :math:`m` values per feature (:math:`m = N`, :math:`N L` for sequences, or
+    :math:`N H W` for images),
 
     .. math::
         \mu = \frac{1}{m}\sum_i x_i, \qquad
@@ -66,7 +72,7 @@ def batchnorm_forward(
 
     Parameters
     ----------
-    x : array_like, shape (N, D) or (N, C, H, W)
+    x : array_like, shape (N, D), (N, C, L) or (N, C, H, W)
         Finite inputs. The computation runs in ``x``'s floating dtype (float32 stays float32;
         integers become float64).
     gamma, beta : array_like, shape (D,) or (C,)
@@ -250,7 +256,8 @@ def _array_property(store: str, key: str, doc: str) -> property:
 
 
 class BatchNorm:
-    r"""Batch normalization layer for ``(N, D)`` or ``(N, C, H, W)`` inputs, like PyTorch's.
+    r"""Batch normalization layer for ``(N, D)``, ``(N, C, L)`` or ``(N, C, H, W)`` inputs, like
+    PyTorch's ``BatchNorm1d`` / ``BatchNorm2d``.
 
     In training mode (``forward(x, training=True)``) it normalises with the batch statistics
     (:func:`batchnorm_forward`) and then updates the running estimates exactly as
@@ -276,7 +283,7 @@ class BatchNorm:
     Parameters
     ----------
     num_features : int
-        D for ``(N, D)`` inputs, C for ``(N, C, H, W)``.
+        D for ``(N, D)`` inputs, C for ``(N, C, L)`` and ``(N, C, H, W)``.
     momentum : float
         PyTorch's momentum in [0, 1]: the weight of the new batch in the running averages.
     eps : float
@@ -309,7 +316,8 @@ class BatchNorm:
         return f"BatchNorm({self.num_features}, momentum={self.momentum}, eps={self.eps})"
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """Normalise ``x`` (``(N, num_features)`` or ``(N, num_features, H, W)``).
+        """Normalise ``x`` (``(N, num_features)``, ``(N, num_features, L)`` or
+        ``(N, num_features, H, W)``).
 
         With ``training=True`` the batch's own statistics are used and the running ones then
         updated; with ``training=False`` the running statistics are used and nothing changes.
@@ -333,7 +341,8 @@ class BatchNorm:
     def _eval_forward(self, x, gamma, beta):
         nd = x.ndim
         inv_std = (1.0 / np.sqrt(self.running_var + self.eps)).astype(x.dtype)
-        xhat = (x - _per_feature(self.running_mean.astype(x.dtype), nd)) * _per_feature(inv_std, nd)
+        mean = _per_feature(self.running_mean.astype(x.dtype), nd)
+        xhat = (x - mean) * _per_feature(inv_std, nd)
         return _per_feature(gamma, nd) * xhat + _per_feature(beta, nd), (xhat, gamma, inv_std)
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, m: int) -> None:

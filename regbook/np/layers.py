@@ -11,17 +11,26 @@ the arrays in ``params`` stay the same objects for the life of a layer.
 
 Shapes: a batch is ``(N, D)``; :class:`Linear` stores its weight as ``W`` with shape
 ``(n_in, n_out)`` and computes ``x @ W + b`` (PyTorch's ``nn.Linear.weight`` is ``W.T``, a Keras
-``Dense`` kernel is ``W``).
+``Dense`` kernel is ``W``). The convolutional layers (:class:`Conv1d`, :class:`MaxPool1d`,
+:class:`GlobalAvgPool1d`) take PyTorch's ``(N, C, L)`` layout; :class:`AddChannel` turns rows
+``(N, L)`` into ``(N, 1, L)``, :class:`Flatten` turns ``(N, C, L)`` back into rows ``(N, C L)``,
+and :class:`ChannelsLast` applies a layer (a :class:`LayerNorm` over the channels) to the
+``(N, L, C)`` transpose. :class:`Conv1d` stores its kernel as ``w`` ``(C_out, C_in, K)``, as
+PyTorch's ``nn.Conv1d.weight`` (a Keras ``Conv1D`` kernel is ``w.transpose(2, 1, 0)``).
+
+Initialisation (``init=`` of :class:`Linear` and :class:`Conv1d`): ``"torch"``, PyTorch's
+default :math:`W, b \sim \mathcal U(\pm 1/\sqrt{\text{fan\_in}})`, or ``"he"`` (He et al.,
+2015), :math:`W \sim \mathcal N(0, 2/\text{fan\_in})` and :math:`b = 0`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from regbook._architecture import check_mlp_args
 from regbook._validate import (
     check_array,
     check_bool,
@@ -32,15 +41,43 @@ from regbook._validate import (
     check_int,
     check_seed,
 )
-from regbook.np.batchnorm import BatchNorm
+from regbook.np.batchnorm import BatchNorm, _array_property
+from regbook.np.conv import (
+    conv1d_backward,
+    conv1d_forward,
+    flatten_backward,
+    flatten_forward,
+    global_avg_pool1d_backward,
+    global_avg_pool1d_forward,
+    maxpool1d_backward,
+    maxpool1d_forward,
+)
 from regbook.np.dropout import SCALINGS, dropout_backward, dropout_forward
+from regbook.np.layernorm import layernorm_backward, layernorm_forward
 
-__all__ = ["Layer", "Linear", "ReLU", "Dropout", "Sequential", "make_mlp"]
+__all__ = ["Layer", "Linear", "ReLU", "Dropout", "Sequential", "make_mlp", "Conv1d",
+           "MaxPool1d", "GlobalAvgPool1d", "Flatten", "AddChannel", "LayerNorm", "ChannelsLast",
+           "INITS"]
+
+#: The initialisations of :class:`Linear` and :class:`Conv1d`.
+INITS = ("torch", "he")
 
 
-def _check_input(x, name: str = "x") -> np.ndarray:
-    arr = check_array(x, name, ndim=2, dtype=None)
+def _check_input(x, name: str = "x", ndim: int | None = 2) -> np.ndarray:
+    arr = check_array(x, name, ndim=ndim, dtype=None)
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def _init_params(rng: np.random.Generator, init: str, w_shape: tuple[int, ...], n_out: int,
+                 fan_in: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    r"""A weight of ``w_shape`` and a bias of ``n_out``: PyTorch's default (weight drawn first,
+    then the bias, both :math:`\mathcal U(\pm 1/\sqrt{\text{fan\_in}})`) or He's normal."""
+    if init == "torch":
+        bound = 1.0 / math.sqrt(fan_in)
+        w = rng.uniform(-bound, bound, size=w_shape)
+        return w.astype(dtype), rng.uniform(-bound, bound, size=n_out).astype(dtype)
+    w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=w_shape)
+    return w.astype(dtype), np.zeros(n_out, dtype)
 
 
 class Layer:
@@ -110,7 +147,8 @@ class Linear(Layer):
 
     Initialised like PyTorch's ``nn.Linear`` (Kaiming-uniform with :math:`a=\sqrt 5`, which
     works out to :math:`W, b \sim \mathcal{U}(-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}})`),
-    drawn from ``rng``.
+    drawn from ``rng``; or, with ``init="he"``, :math:`W \sim \mathcal N(0, 2/n_\text{in})`,
+    :math:`b = 0`.
 
     Parameters
     ----------
@@ -118,21 +156,22 @@ class Linear(Layer):
         Input and output features, >= 1.
     rng : numpy.random.Generator
         Draws the initial weights.
+    init : {"torch", "he"}
+        PyTorch's default uniform initialisation, or He's normal one with zero biases.
     dtype : numpy dtype or {"float32", "float64"}
         ``float32`` (default, fast) or ``float64`` (for gradient checks).
     """
 
-    def __init__(self, n_in: int, n_out: int, *, rng: np.random.Generator, dtype=np.float32):
+    def __init__(self, n_in: int, n_out: int, *, rng: np.random.Generator, init: str = "torch",
+                 dtype=np.float32):
         super().__init__()
         self.n_in = check_int(n_in, "n_in", minimum=1)
         self.n_out = check_int(n_out, "n_out", minimum=1)
         check_generator(rng)
+        init = check_choice(init, "init", INITS)
         dtype = check_float_dtype(dtype)
-        bound = 1.0 / math.sqrt(self.n_in)
-        self.params = {
-            "W": rng.uniform(-bound, bound, size=(self.n_in, self.n_out)).astype(dtype),
-            "b": rng.uniform(-bound, bound, size=self.n_out).astype(dtype),
-        }
+        W, b = _init_params(rng, init, (self.n_in, self.n_out), self.n_out, self.n_in, dtype)
+        self.params = {"W": W, "b": b}
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         check_bool(training, "training")
@@ -163,7 +202,7 @@ class ReLU(Layer):
         check_bool(training, "training")
         x = check_array(x, "x", dtype=None, allow_empty=True)
         self.cache = x > 0
-        return np.where(self.cache, x, 0).astype(x.dtype, copy=False)
+        return np.maximum(x, 0)       # = np.where(x > 0, x, 0), several times faster on 3-D
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._need_cache()
@@ -222,11 +261,305 @@ class Dropout(Layer):
         return f"Dropout(p={self.p})"
 
 
+def _float_like(x: np.ndarray, param: np.ndarray) -> np.ndarray:
+    """``x`` in the common dtype of ``x`` and the parameters (as ``x @ W`` promotes in
+    :class:`Linear`): a float64 model computes in float64 even when fed float32 rows."""
+    return x.astype(np.result_type(x.dtype, param.dtype), copy=False)
+
+
+class Conv1d(Layer):
+    r"""One-dimensional convolution layer on ``(N, C_in, L)`` inputs, as ``torch.nn.Conv1d``.
+
+    .. math::
+        y_{n, o, l} = b_o + \sum_{c=1}^{C_{\text{in}}} \sum_{k=0}^{K-1}
+            w_{o, c, k}\, x^{\text{pad}}_{n, c, l s + k},
+        \qquad L_{\text{out}} = \Big\lfloor \frac{L + 2p - K}{s} \Big\rfloor + 1,
+
+    computed and differentiated by :func:`regbook.np.conv1d_forward` and
+    :func:`regbook.np.conv1d_backward` (one im2col matrix product each way). Initialised from
+    ``rng`` like PyTorch's ``nn.Conv1d`` (:math:`w, b \sim \mathcal U(\pm 1/\sqrt{C_\text{in}
+    K})`, the kernel drawn first), or with ``init="he"`` as :math:`w \sim \mathcal N(0,
+    2/(C_\text{in} K))`, :math:`b = 0`.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels, >= 1.
+    kernel_size : int
+        Kernel width :math:`K \ge 1`.
+    stride : int
+        Step :math:`s \ge 1` between windows.
+    padding : int
+        Zeros :math:`p \ge 0` added at both ends of every channel.
+    rng : numpy.random.Generator
+        Draws the initial weights.
+    init : {"torch", "he"}
+        PyTorch's default uniform initialisation, or He's normal one with zero biases.
+    dtype : numpy dtype or {"float32", "float64"}
+        Of the parameters.
+
+    Attributes
+    ----------
+    params : dict
+        ``w`` ``(c_out, c_in, kernel_size)`` (PyTorch's ``weight`` layout) and ``b``
+        ``(c_out,)``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, *, stride: int = 1,
+                 padding: int = 0, rng: np.random.Generator, init: str = "torch",
+                 dtype=np.float32):
+        super().__init__()
+        self.c_in = check_int(c_in, "c_in", minimum=1)
+        self.c_out = check_int(c_out, "c_out", minimum=1)
+        self.kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
+        self.stride = check_int(stride, "stride", minimum=1)
+        self.padding = check_int(padding, "padding", minimum=0)
+        check_generator(rng)
+        init = check_choice(init, "init", INITS)
+        dtype = check_float_dtype(dtype)
+        shape = (self.c_out, self.c_in, self.kernel_size)
+        w, b = _init_params(rng, init, shape, self.c_out, self.c_in * self.kernel_size, dtype)
+        self.params = {"w": w, "b": b}
+
+    def output_length(self, length: int) -> int:
+        r""":math:`L_{\text{out}} = \lfloor (L + 2p - K)/s \rfloor + 1` for inputs of length L."""
+        length = check_int(length, "length", minimum=1)
+        return (length + 2 * self.padding - self.kernel_size) // self.stride + 1
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        x = _check_input(x, ndim=3)
+        if x.shape[1] != self.c_in:
+            raise ValueError(f"x has {x.shape[1]} channels (axis 1) but Conv1d expects "
+                             f"c_in={self.c_in}")
+        w, b = self.params["w"], self.params["b"]
+        out, self.cache = conv1d_forward(_float_like(x, w), w, b, stride=self.stride,
+                                         padding=self.padding)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        dx, dw, db = conv1d_backward(dout, self.cache)
+        self.grads = {"w": dw, "b": db}
+        return dx
+
+    def __repr__(self) -> str:
+        return (f"Conv1d({self.c_in}, {self.c_out}, {self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding})")
+
+
+class MaxPool1d(Layer):
+    r"""Max pooling over windows of the positions of ``(N, C, L)`` inputs, as
+    ``torch.nn.MaxPool1d``: :math:`y_{n, c, l} = \max_{0 \le k < K} x_{n, c, l s + k}`
+    (:func:`regbook.np.maxpool1d_forward`; the gradient goes to each window's first maximum).
+
+    Parameters
+    ----------
+    kernel_size : int
+        Window length :math:`K \ge 1`.
+    stride : int, optional
+        Step :math:`s \ge 1`; ``None`` (the default) means ``kernel_size``, as in PyTorch.
+    """
+
+    def __init__(self, kernel_size: int, *, stride: int | None = None):
+        super().__init__()
+        self.kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
+        self.stride = (self.kernel_size if stride is None
+                       else check_int(stride, "stride", minimum=1))
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        out, self.cache = maxpool1d_forward(x, kernel_size=self.kernel_size, stride=self.stride)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        return maxpool1d_backward(dout, self.cache)
+
+    def __repr__(self) -> str:
+        return f"MaxPool1d({self.kernel_size}, stride={self.stride})"
+
+
+class GlobalAvgPool1d(Layer):
+    r"""The mean of every channel over its positions, ``(N, C, L) -> (N, C)``:
+    :math:`y_{n, c} = \frac1L \sum_j x_{n, c, j}` (:func:`regbook.np.global_avg_pool1d_forward`;
+    ``nn.AdaptiveAvgPool1d(1)`` followed by ``nn.Flatten()`` in PyTorch)."""
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        out, self.cache = global_avg_pool1d_forward(x)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        return global_avg_pool1d_backward(dout, self.cache)
+
+
+class Flatten(Layer):
+    r"""Every example as one row, channel after channel, ``(N, C, L) -> (N, C L)``:
+    :math:`y_{n, c L + j} = x_{n, c, j}`, as ``torch.nn.Flatten()``
+    (:func:`regbook.np.flatten_forward`)."""
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        out, self.cache = flatten_forward(x)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        return flatten_backward(dout, self.cache)
+
+
+class AddChannel(Layer):
+    r"""Rows as one-channel signals, ``(N, L) -> (N, 1, L)``: :math:`y_{n, 0, j} = x_{n, j}`
+    (``torch.nn.Unflatten(1, (1, L))``); backward drops the axis again.
+
+    The first layer of :func:`regbook.np.make_cnn`, so that the CNN takes the same ``(N, D)``
+    rows as :func:`regbook.np.make_mlp`.
+
+    Parameters
+    ----------
+    n_in : int, optional
+        The row length L the layer accepts (checked, and read by the training loop's
+        feature-count checks as a :class:`Linear`'s ``n_in`` is); ``None`` accepts any.
+    """
+
+    def __init__(self, n_in: int | None = None):
+        super().__init__()
+        self.n_in = None if n_in is None else check_int(n_in, "n_in", minimum=1)
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        x = _check_input(x)
+        if self.n_in is not None and x.shape[1] != self.n_in:
+            raise ValueError(f"x has {x.shape[1]} features but AddChannel expects "
+                             f"n_in={self.n_in}")
+        self.cache = x.shape
+        return x[:, None, :]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        n, length = self.cache
+        dout = np.asarray(dout)
+        if dout.shape != (n, 1, length):
+            raise ValueError(f"dout must have shape {(n, 1, length)}, got {dout.shape}")
+        return dout[:, 0, :]
+
+    def __repr__(self) -> str:
+        return "AddChannel()" if self.n_in is None else f"AddChannel({self.n_in})"
+
+
+class LayerNorm(Layer):
+    r"""Layer normalization over the last axis, as ``torch.nn.LayerNorm(num_features)``.
+
+    .. math:: y = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+
+    with the mean :math:`\mu` and biased variance :math:`\sigma^2` of every row (every index
+    of the leading axes) over its ``num_features`` values (:func:`regbook.np.layernorm_forward`
+    and :func:`regbook.np.layernorm_backward`). Training and evaluation compute the same thing;
+    there are no running statistics (``buffers`` is empty). For the channels of an ``(N, C,
+    L)`` feature map, wrap it: ``ChannelsLast(LayerNorm(C))``.
+
+    Parameters
+    ----------
+    num_features : int
+        D, the length of the last axis, >= 1.
+    eps : float
+        :math:`\epsilon > 0` added to the variance.
+    dtype : numpy dtype or {"float32", "float64"}, optional
+        Of ``gamma`` (ones) and ``beta`` (zeros); ``None`` (the default) means float64, as for
+        :class:`BatchNorm`.
+    """
+
+    def __init__(self, num_features: int, *, eps: float = 1e-5, dtype=None):
+        super().__init__()
+        self.num_features = check_int(num_features, "num_features", minimum=1)
+        self.eps = check_float(eps, "eps", minimum=0.0, include_min=False)
+        dtype = check_float_dtype(np.float64 if dtype is None else dtype)
+        d = self.num_features
+        self.params = {"gamma": np.ones(d, dtype), "beta": np.zeros(d, dtype)}
+
+    gamma = _array_property("params", "gamma", "Scale, shape (num_features,).")
+    beta = _array_property("params", "beta", "Shift, shape (num_features,).")
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        x = _check_input(x, ndim=None)
+        if x.ndim < 2 or x.shape[-1] != self.num_features:
+            raise ValueError(f"x must have shape (N, ..., {self.num_features}) (the last axis "
+                             f"normalised), got {x.shape}")
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        out, self.cache = layernorm_forward(_float_like(x, gamma), gamma, beta, eps=self.eps)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        dx, dgamma, dbeta = layernorm_backward(dout, self.cache)
+        self.grads = {"gamma": dgamma, "beta": dbeta}
+        return dx
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.num_features}, eps={self.eps})"
+
+
+class ChannelsLast(Layer):
+    r"""Apply ``layer`` with the channel axis last: :math:`y = T^{-1}(f(T x))`, where
+    :math:`T` moves axis 1 of ``(N, C, L)`` to the end, ``(N, L, C)``.
+
+    ``ChannelsLast(LayerNorm(C))`` normalises the C channels at every position, as
+    ``nn.LayerNorm(C)`` on ``x.transpose(1, 2)`` (:func:`regbook.np.make_cnn`). Backward is
+    the same transpose around ``layer.backward``. ``params``, ``grads`` and ``buffers`` are
+    the wrapped layer's own dicts, under the same names.
+
+    Parameters
+    ----------
+    layer : layer
+        Any object of the layer protocol that acts on the last axis.
+    """
+
+    def __init__(self, layer: Layer):
+        missing = [a for a in ("forward", "backward", "params", "grads", "buffers")
+                   if not hasattr(layer, a)]
+        if missing:
+            raise TypeError(f"layer ({type(layer).__name__}) lacks {missing}")
+        self.layer = layer
+        self.cache = None
+
+    params = property(lambda self: self.layer.params)
+    grads = property(lambda self: self.layer.grads)
+    buffers = property(lambda self: self.layer.buffers)
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        x = np.asarray(x)                         # the wrapped layer checks the values
+        if x.ndim < 3:
+            raise ValueError(f"x must have shape (N, C, L, ...) (channels on axis 1), got "
+                             f"{x.shape}")
+        out = self.layer.forward(np.moveaxis(x, 1, -1), training=training)
+        self.cache = x.ndim
+        return np.moveaxis(out, -1, 1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        dout = np.asarray(dout)
+        if dout.ndim != self.cache:
+            raise ValueError(f"dout must be {self.cache}-dimensional like the forward input, "
+                             f"got shape {dout.shape}")
+        return np.moveaxis(self.layer.backward(np.moveaxis(dout, 1, -1)), -1, 1)
+
+    def __repr__(self) -> str:
+        return f"ChannelsLast({self.layer!r})"
+
+
 def _leaves(layers: Iterable) -> list:
-    """Every non-container layer, depth first (the layers of nested Sequentials included)."""
+    """Every non-container layer, depth first (the layers of nested Sequentials included; a
+    :class:`ChannelsLast` and then the layer it wraps)."""
     out = []
     for layer in layers:
-        out += _leaves(layer.layers) if isinstance(layer, Sequential) else [layer]
+        if isinstance(layer, Sequential):
+            out += _leaves(layer.layers)
+        else:
+            out += [layer] + (_leaves([layer.layer]) if isinstance(layer, ChannelsLast) else [])
     return out
 
 
@@ -290,7 +623,8 @@ class Sequential(Layer):
         if n_in is not None:
             x = _check_input(x)
             if x.shape[1] != n_in:
-                raise ValueError(f"x has {x.shape[1]} features but Linear expects n_in={n_in}")
+                raise ValueError(f"x has {x.shape[1]} features but {type(self.layers[0]).__name__}"
+                                 f" expects n_in={n_in}")
         leaves = _leaves(self.layers)
         saved = _snapshot(leaves)
         try:
@@ -315,14 +649,6 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}])"
-
-
-def _check_hidden(hidden) -> list[int]:
-    if (isinstance(hidden, (numbers.Number, str, bytes, np.ndarray))
-            or not isinstance(hidden, Iterable)):
-        raise TypeError("hidden must be a sequence of layer widths, such as (128,) or "
-                        f"[64, 32], got {type(hidden).__name__} {hidden!r}")
-    return [check_int(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
 
 
 def make_mlp(
@@ -364,12 +690,9 @@ def make_mlp(
     dtype : {"float32", "float64"} or numpy dtype
         Dtype of the parameters (and of the batch-norm buffers).
     """
-    n_inputs = check_int(n_inputs, "n_inputs", minimum=1)
-    widths = _check_hidden(hidden)
-    n_classes = check_int(n_classes, "n_classes", minimum=2)
-    dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, include_max=False)
-    batchnorm = check_bool(batchnorm, "batchnorm")
-    seed = check_seed(seed)
+    a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
+    n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes
+    dropout, batchnorm, seed = a.dropout, a.batchnorm, a.seed
     dtype = check_float_dtype(dtype)
     rng = np.random.default_rng(seed)
     mask_seeds = np.random.SeedSequence(seed).spawn(len(widths))

@@ -20,13 +20,18 @@ __all__ = ["l1_penalty", "l1_grad", "l2_penalty", "l2_grad", "soft_threshold",
            "split_decay_params"]
 
 
+#: The own names of the parameters that count as weights: Linear's ``W``, Conv1d's ``w``.
+_WEIGHT_NAMES = ("W", "w")
+
+
 def split_decay_params(model) -> tuple[list[str], list[str]]:
     """Split a NumPy model's parameter names into (penalised weights, everything else).
 
     A parameter is a *weight* when its own name is ``W`` -- the kernel of a
-    :class:`regbook.np.Linear` (``"0.W"``, ``"3.W"`` in a :class:`regbook.np.Sequential`);
-    biases ``b``, :class:`regbook.np.BatchNorm`'s ``gamma`` and ``beta`` and anything else are
-    not penalised (see the Conventions appendix).
+    :class:`regbook.np.Linear` (``"0.W"``, ``"3.W"`` in a :class:`regbook.np.Sequential`) -- or
+    ``w``, the kernel of a :class:`regbook.np.Conv1d` (``"1.w"``); biases ``b``, the ``gamma``
+    and ``beta`` of :class:`regbook.np.BatchNorm` and :class:`regbook.np.LayerNorm` and
+    anything else are not penalised (see the Conventions appendix).
 
     Unlike :func:`regbook.torch.split_decay_params` and :func:`regbook.tf.split_decay_params`,
     which return the parameter (variable) objects, this returns *names*, the keys of
@@ -44,7 +49,7 @@ def split_decay_params(model) -> tuple[list[str], list[str]]:
         ``decay`` and ``no_decay``, each in the order of ``model.params``.
     """
     params = _model_params(model)
-    decay = [name for name in params if name.rsplit(".", 1)[-1] == "W"]
+    decay = [name for name in params if name.rsplit(".", 1)[-1] in _WEIGHT_NAMES]
     return decay, [name for name in params if name not in decay]
 
 

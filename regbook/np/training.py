@@ -93,7 +93,8 @@ def check_model(model) -> None:
 
 
 def n_inputs_outputs(model) -> tuple[int | None, int | None]:
-    """The model's input features (its first layer's ``n_in``) and outputs (last ``n_out``)."""
+    """The model's input features (its first layer's ``n_in``: a :class:`regbook.np.Linear`'s,
+    or the :class:`regbook.np.AddChannel` of a CNN) and outputs (the last ``n_out``)."""
     leaves = _leaves([model])
     n_in = getattr(leaves[0], "n_in", None) if leaves else None
     n_out = next((layer.n_out for layer in reversed(leaves) if hasattr(layer, "n_out")), None)
@@ -190,7 +191,7 @@ def fit_classifier(
     Parameters
     ----------
     model : regbook.np.Sequential (or any object with the layer protocol)
-        Usually :func:`regbook.np.make_mlp`; trained in place.
+        Usually :func:`regbook.np.make_mlp` or :func:`regbook.np.make_cnn`; trained in place.
     X_train, y_train : numpy.ndarray
         Features ``(n, d)`` and integer labels ``(n,)`` in ``[0, n_outputs)``.
     X_val, y_val : numpy.ndarray, optional
@@ -210,8 +211,9 @@ def fit_classifier(
     lam1, lam2 : float
         The book's L1 and L2 strengths in the objective above, >= 0.
     decay_scope : {"weights", "all"}
-        ``"weights"``: the Linear kernels ``W`` (:func:`regbook.np.split_decay_params`; no
-        biases, no batch-norm ``gamma``/``beta``); ``"all"``: every parameter.
+        ``"weights"``: the Linear kernels ``W`` and Conv1d kernels ``w``
+        (:func:`regbook.np.split_decay_params`; no biases, no batch-norm or layer-norm
+        ``gamma``/``beta``); ``"all"``: every parameter.
     epochs, batch_size : int
         Passes over the data and examples per step.
     seed : int

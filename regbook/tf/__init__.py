@@ -11,10 +11,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from regbook.tf.models import make_linear, make_mlp  # noqa: E402
+from regbook.tf.models import make_cnn, make_linear, make_mlp  # noqa: E402
 from regbook.tf.training import evaluate_classifier, fit_classifier, predict_logits  # noqa: E402
 
-__all__ = ["make_mlp", "make_linear", "fit_classifier", "predict_logits", "evaluate_classifier"]
+__all__ = ["make_mlp", "make_cnn", "make_linear", "fit_classifier", "predict_logits",
+           "evaluate_classifier"]
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, weight decay, optimizers) ---
@@ -41,6 +42,10 @@ __all__ += ["Dropout", "mask_from_ones"]
 from regbook.tf.batchnorm import BatchNorm, KerasBatchNorm  # noqa: E402
 
 __all__ += ["BatchNorm", "KerasBatchNorm"]
+
+from regbook.tf.layernorm import LayerNorm  # noqa: E402
+
+__all__ += ["LayerNorm"]
 # --- early stopping / training loops ---
 # --- augmentation ---
 from regbook.tf.augment import apply_augmenter, make_augmenter  # noqa: E402

@@ -1,35 +1,37 @@
-r"""The book's Keras models: the multilayer perceptron classifier and the linear model.
+r"""The book's Keras models: the multilayer perceptron, the 1-D CNN and the linear model.
 
-The Keras twins of :mod:`regbook.np` and :mod:`regbook.torch`'s ``make_mlp`` and
+The Keras twins of :mod:`regbook.np` and :mod:`regbook.torch`'s ``make_mlp``, ``make_cnn`` and
 ``make_linear`` (same names, same parameters). Every random draw comes from an explicit seed
 derived from ``seed`` (:func:`layer_seed`), never from a global generator.
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Sequence
 
 import keras
 import numpy as np
 
-from regbook._validate import check_array, check_bool, check_float, check_int, check_seed
+from regbook._architecture import check_cnn_args, check_mlp_args
+from regbook._validate import check_array, check_float, check_int
 from regbook.tf.batchnorm import BatchNorm
+from regbook.tf.layernorm import LayerNorm
 
-__all__ = ["make_mlp", "make_linear", "layer_seed"]
+__all__ = ["make_mlp", "make_cnn", "make_linear", "layer_seed"]
 
 #: The floating-point types a model may have.
 DTYPES = ("float32", "float64")
 
 
 def layer_seed(seed: int, kind: str, index: int) -> int:
-    """The seed of the ``index``-th layer of a ``kind`` (``"dense"``, ``"dropout"``) for ``seed``.
+    """The seed of the ``index``-th layer of a ``kind`` (``"dense"``, ``"dropout"``, ``"conv"``).
 
     ``numpy.random.SeedSequence([seed, kind, index])`` turned into one int in ``[0, 2**31)``:
-    the Dense initialisers and the Dropout generators of a model draw from separate streams,
-    so adding dropout or batch norm does not change the weights drawn for a seed.
+    the Dense and Conv1D initialisers and the Dropout generators of a model draw from separate
+    streams, so adding dropout or a normalization layer does not change the weights drawn for a
+    seed.
     """
-    kinds = {"dense": 0, "dropout": 1}
+    kinds = {"dense": 0, "dropout": 1, "conv": 2}
     words = np.random.SeedSequence([seed, kinds[kind], index]).generate_state(1)
     return int(words[0] >> 1)
 
@@ -43,13 +45,6 @@ def check_dtype(dtype, name: str = "dtype") -> str:
     if value not in DTYPES:
         raise ValueError(f"{name} must be one of {DTYPES} (or the NumPy dtype), got {dtype!r}")
     return value
-
-
-def _check_hidden(hidden) -> list[int]:
-    if isinstance(hidden, (numbers.Number, str, bytes)) or not isinstance(hidden, Sequence):
-        raise TypeError("hidden must be a sequence of layer widths such as (128,) or (64, 32), "
-                        f"got {type(hidden).__name__} {hidden!r}")
-    return [check_int(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
 
 
 def make_mlp(
@@ -99,12 +94,9 @@ def make_mlp(
     keras.Sequential
         Built (its variables exist), in inference mode unless called with ``training=True``.
     """
-    n_inputs = check_int(n_inputs, "n_inputs", minimum=1)
-    widths = _check_hidden(hidden)
-    n_classes = check_int(n_classes, "n_classes", minimum=2)
-    dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, include_max=False)
-    batchnorm = check_bool(batchnorm, "batchnorm")
-    seed = check_seed(seed)
+    a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
+    n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes
+    dropout, batchnorm, seed = a.dropout, a.batchnorm, a.seed
     dtype = check_dtype(dtype)
     layers: list = [keras.Input(shape=(n_inputs,), dtype=dtype)]
     for i, width in enumerate(widths):
@@ -123,6 +115,103 @@ def _dense(units: int, seed: int, index: int, dtype: str) -> keras.layers.Dense:
     init = keras.initializers.GlorotUniform(seed=layer_seed(seed, "dense", index))
     return keras.layers.Dense(units, kernel_initializer=init, bias_initializer="zeros",
                               dtype=dtype)
+
+
+def make_cnn(
+    n_inputs: int = 40,
+    n_classes: int = 10,
+    *,
+    channels: Sequence[int] = (25, 25, 25),
+    kernel_size: int | Sequence[int] = (5, 3, 3),
+    stride: int = 2,
+    padding: int = 1,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+    layernorm: bool = False,
+    seed: int = 0,
+    dtype: str = "float32",
+) -> keras.Sequential:
+    r"""A 1-D convolutional classifier returning logits; the defaults are MNIST-1D's CNN.
+
+    The model takes the rows ``(N, n_inputs)`` of :func:`make_mlp`, adds a channel axis
+    (Keras's channels-last ``(N, L, 1)``) and applies, for each block :math:`b`,
+
+    .. math:: h_{b+1} = \operatorname{drop}_p\bigl(\max(0, \operatorname{Norm}(
+              h_b \star W_b + c_b))\bigr), \qquad
+              (h \star W)_{l, o} = \sum_{k, i} h_{s l + k - p,\, i}\, W_{k, i, o}
+
+    (cross-correlation with stride :math:`s` and :math:`p` zeros on both sides, as PyTorch's
+    ``Conv1d(stride=s, padding=p)``: a ``ZeroPadding1D(p)`` then a ``"valid"`` ``Conv1D``;
+    Keras's ``padding="same"`` pads differently), then ``logits = flatten(h) W + c``. The
+    flatten runs in PyTorch's ``(C, L)`` order (a ``Permute((2, 1))`` before ``Flatten``), so
+    weights copy one-to-one from ``torch.nn``: a ``Conv1d`` weight ``(C_out, C_in, K)`` is
+    the ``Conv1D`` kernel ``(K, C_in, C_out)`` (``w.transpose(2, 1, 0)``), a ``Linear``
+    weight the ``Dense`` kernel transposed. With the defaults the lengths are
+    40 -> 19 -> 10 -> 5 and the head is ``Dense(10)`` on 125 features: 5,210 parameters, the
+    paper's ``ConvBase`` (Greydanus & Steinbach, 2024).
+
+    Parameters
+    ----------
+    n_inputs : int
+        Length :math:`L` of an input row; every block must see at least a whole window.
+    n_classes : int
+        Number of outputs (logits), at least 2.
+    channels : sequence of int
+        Output channels of each block (non-empty).
+    kernel_size : int or sequence of int
+        Window of each block (one entry per block; an int for all blocks).
+    stride, padding : int
+        Stride (>= 1) and zeros on each side (>= 0) of every block's convolution.
+    dropout : float
+        Drop probability :math:`p \in [0, 1)` of a ``keras.layers.Dropout`` after each ReLU.
+    batchnorm : bool
+        A :class:`regbook.tf.BatchNorm` (PyTorch's ``BatchNorm1d`` convention; statistics over
+        the batch and the positions) between each convolution and its ReLU.
+    layernorm : bool
+        A :class:`regbook.tf.LayerNorm` over the channels at each position (eps 1e-5) between
+        each convolution and its ReLU. Not together with ``batchnorm``.
+    seed : int
+        Conv1D and Dense layers use Keras's default initialisation (Glorot uniform kernels,
+        zero biases) with the explicit seeds :func:`layer_seed(seed, "conv", b) <layer_seed>`
+        and ``layer_seed(seed, "dense", 0)``, Dropout layers ``layer_seed(seed, "dropout",
+        b)``: the same seed gives the same weights and masks, and dropout or normalization
+        leave the weights of a seed unchanged. No global generator is read or reseeded.
+    dtype : {"float32", "float64"}
+        The model's floating-point type (NumPy and TensorFlow dtypes accepted).
+
+    Returns
+    -------
+    keras.Sequential
+        Built, taking ``(N, n_inputs)``; layers ``Reshape``, then per block
+        ``[ZeroPadding1D]`` (when ``padding > 0``), ``Conv1D``, ``[BatchNorm]``,
+        ``[LayerNorm]``, ``ReLU``, ``[Dropout]``, then ``Permute``, ``Flatten``, ``Dense``.
+    """
+    a = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
+                       batchnorm, layernorm, seed)
+    n_inputs, n_classes, widths, kernels = a.n_inputs, a.n_classes, a.widths, a.kernels
+    stride, padding, dropout, seed = a.stride, a.padding, a.dropout, a.seed
+    batchnorm, layernorm = a.batchnorm, a.layernorm
+    dtype = check_dtype(dtype)
+    layers: list = [keras.Input(shape=(n_inputs,), dtype=dtype),
+                    keras.layers.Reshape((n_inputs, 1), dtype=dtype)]
+    for b, (width, k) in enumerate(zip(widths, kernels)):
+        if padding:
+            layers.append(keras.layers.ZeroPadding1D(padding, dtype=dtype))
+        init = keras.initializers.GlorotUniform(seed=layer_seed(seed, "conv", b))
+        layers.append(keras.layers.Conv1D(width, k, strides=stride, padding="valid",
+                                          kernel_initializer=init, bias_initializer="zeros",
+                                          dtype=dtype))
+        if batchnorm:
+            layers.append(BatchNorm(width, dtype=dtype))
+        if layernorm:
+            layers.append(LayerNorm(width, dtype=dtype))
+        layers.append(keras.layers.ReLU(dtype=dtype))
+        if dropout > 0.0:
+            layers.append(keras.layers.Dropout(dropout, seed=layer_seed(seed, "dropout", b),
+                                               dtype=dtype))
+    layers += [keras.layers.Permute((2, 1), dtype=dtype), keras.layers.Flatten(dtype=dtype),
+               _dense(n_classes, seed, 0, dtype)]
+    return keras.Sequential(layers)
 
 
 def make_linear(n_features: int, *, coef=None, intercept: float = 0.0) -> keras.Sequential:

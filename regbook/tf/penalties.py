@@ -22,6 +22,7 @@ import tensorflow as tf
 from regbook._validate import check_float
 from regbook.convert import keras_l1, keras_l2
 from regbook.tf.batchnorm import BatchNorm, KerasBatchNorm
+from regbook.tf.layernorm import LayerNorm
 
 __all__ = [
     "NORM_LAYERS",
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 #: Layer types whose variables (scale and shift) are never penalised: Keras's normalization
-#: layers and regbook's :class:`~regbook.tf.BatchNorm` and :class:`~regbook.tf.KerasBatchNorm`.
+#: layers and regbook's :class:`~regbook.tf.BatchNorm`, :class:`~regbook.tf.KerasBatchNorm` and
+#: :class:`~regbook.tf.LayerNorm`.
 NORM_LAYERS: tuple[type, ...] = (
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
@@ -44,6 +46,7 @@ NORM_LAYERS: tuple[type, ...] = (
     keras.layers.RMSNormalization,
     BatchNorm,
     KerasBatchNorm,
+    LayerNorm,
 )
 
 

@@ -5,10 +5,11 @@ Mirrors :mod:`regbook.np` and :mod:`regbook.tf`: the same names for the same ide
 ``regbook.torch``) does, and that is when PyTorch is imported.
 """
 
-from regbook.torch.models import make_linear, make_mlp
+from regbook.torch.models import make_cnn, make_linear, make_mlp
 from regbook.torch.training import evaluate_classifier, fit_classifier, predict_logits
 
-__all__ = ["make_mlp", "make_linear", "fit_classifier", "predict_logits", "evaluate_classifier"]
+__all__ = ["make_mlp", "make_cnn", "make_linear", "fit_classifier", "predict_logits",
+           "evaluate_classifier"]
 
 # Each topic adds its names below, in its own block (keep blocks separate to avoid conflicts).
 # --- L1 / L2 (penalties, weight decay, optimizers) ---
@@ -30,6 +31,10 @@ __all__ += ["Dropout", "mask_from_ones"]
 from regbook.torch.batchnorm import BatchNorm  # noqa: E402
 
 __all__ += ["BatchNorm"]
+
+from regbook.torch.layernorm import LayerNorm  # noqa: E402
+
+__all__ += ["LayerNorm"]
 
 # --- threads chosen by regbook.notebook.setup (REGBOOK_THREADS), whatever the import order ---
 from regbook._threads import framework_threads as _framework_threads  # noqa: E402

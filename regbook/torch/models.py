@@ -1,4 +1,4 @@
-r"""The book's models in PyTorch: the ReLU multilayer perceptron and the linear model.
+r"""The book's models in PyTorch: the ReLU MLP, the 1-D CNN and the linear model.
 
 The same names and arguments as :mod:`regbook.np` and :mod:`regbook.tf` (see
 :mod:`regbook.backends`). Weights are drawn with PyTorch's default initialisation inside
@@ -14,16 +14,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from regbook._architecture import check_cnn_args, check_mlp_args
 from regbook._validate import (
     check_array,
-    check_bool,
     check_choice,
     check_float,
     check_int,
-    check_seed,
 )
+from regbook.torch.layernorm import ChannelLayerNorm
 
-__all__ = ["make_mlp", "make_linear"]
+__all__ = ["make_mlp", "make_cnn", "make_linear"]
 
 #: The parameter dtypes a model may have, by name.
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -42,13 +42,6 @@ def _check_dtype(dtype, name: str = "dtype") -> torch.dtype:
             raise TypeError(f"{name} must be 'float32', 'float64' or a torch/NumPy float dtype, "
                             f"got {type(dtype).__name__} {dtype!r}") from None
     return DTYPES[check_choice(dtype, name, DTYPES)]
-
-
-def _check_hidden(hidden) -> list[int]:
-    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (Sequence, np.ndarray)):
-        raise TypeError("hidden must be a sequence of layer widths such as (128,) or (64, 32), "
-                        f"got {type(hidden).__name__} {hidden!r}")
-    return [check_int(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
 
 
 def make_mlp(
@@ -94,12 +87,9 @@ def make_mlp(
     torch.nn.Sequential
         In training mode, as every new ``nn.Module``.
     """
-    n_inputs = check_int(n_inputs, "n_inputs", minimum=1)
-    widths = _check_hidden(hidden)
-    n_classes = check_int(n_classes, "n_classes", minimum=2)
-    dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, include_max=False)
-    batchnorm = check_bool(batchnorm, "batchnorm")
-    seed = check_seed(seed)
+    a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
+    n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes
+    dropout, batchnorm, seed = a.dropout, a.batchnorm, a.seed
     dtype = _check_dtype(dtype)
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
@@ -114,6 +104,102 @@ def make_mlp(
                 layers.append(nn.Dropout(dropout))
             fan_in = width
         layers.append(nn.Linear(fan_in, n_classes, dtype=dtype))
+    return nn.Sequential(*layers)
+
+
+def make_cnn(
+    n_inputs: int = 40,
+    n_classes: int = 10,
+    *,
+    channels: Sequence[int] = (25, 25, 25),
+    kernel_size: int | Sequence[int] = (5, 3, 3),
+    stride: int = 2,
+    padding: int = 1,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+    layernorm: bool = False,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+) -> nn.Sequential:
+    r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
+
+    The model adds the channel axis itself (``nn.Unflatten(1, (1, n_inputs))``: ``(N, L)`` ->
+    ``(N, 1, L)``, PyTorch's ``(N, C, L)`` layout), then per block :math:`b`
+
+    .. math:: h_b = \operatorname{drop}_p\big(\max(0, \operatorname{Norm}(
+              W_b \star h_{b-1} + b_b))\big), \qquad
+              L_b = \Big\lfloor \frac{L_{b-1} + 2\,\text{padding} - k_b}{\text{stride}}
+              \Big\rfloor + 1,
+
+    ``Conv1d(C_{b-1}, channels[b], kernel_size[b], stride, padding) -> [BatchNorm1d] ->
+    [LayerNorm over the channels] -> ReLU -> [Dropout]``, and finally ``Flatten`` (in
+    ``(C, L)`` order) ``-> Linear(channels[-1] * L_last, n_classes)`` (logits). With the
+    defaults and 40 inputs the lengths are 40 -> 19 -> 10 -> 5 and the head is
+    ``Linear(125, 10)``: the ``ConvBase`` of Greydanus & Steinbach's MNIST-1D paper (ICML 2024),
+    5,210 parameters.
+
+    ``nn.BatchNorm1d`` only with ``batchnorm=True``,
+    :class:`~regbook.torch.layernorm.ChannelLayerNorm` (:class:`regbook.torch.LayerNorm` of the
+    channels at each position) only with ``layernorm=True``, ``nn.Dropout(dropout)`` only when
+    ``dropout > 0``. The ``Conv1d`` and ``Linear`` layers
+    have PyTorch's default initialisation (:math:`U(\pm 1/\sqrt{\text{fan\_in}})`,
+    :math:`\text{fan\_in} = C_{b-1} k_b`), drawn first, block by block and then the head,
+    inside ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``: the global generator
+    is left untouched, and a seed gives the same weights whatever ``dropout``, ``batchnorm``
+    and ``layernorm`` are.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Length :math:`L_0` of an input row; long enough that every block's padded input is at
+        least its kernel.
+    n_classes : int
+        Classes (>= 2).
+    channels : sequence of int
+        Output channels of each block (each >= 1, at least one block).
+    kernel_size : int or sequence of int
+        Kernel width of each block (same length as ``channels``); an int for every block.
+    stride, padding : int
+        Of every convolution (stride >= 1, padding >= 0: zeros on both sides).
+    dropout : float
+        Drop probability :math:`p \in [0, 1)` after every ReLU.
+    batchnorm, layernorm : bool
+        Normalise every convolution's output over the batch (per channel) or over the
+        channels (per example and position); not both.
+    seed : int
+        Seed of the weights, in ``[0, 2**32 - 1]``.
+    dtype : {"float32", "float64"} or torch.dtype
+        The parameters' dtype (a NumPy dtype is accepted too). The model is on the CPU.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        ``Unflatten, (Conv1d, [BatchNorm1d], [ChannelLayerNorm], ReLU, [Dropout]) * blocks,
+        Flatten, Linear``, in training mode.
+    """
+    a = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
+                       batchnorm, layernorm, seed)
+    n_inputs, n_classes, widths, kernels, lengths = (a.n_inputs, a.n_classes, a.widths,
+                                                     a.kernels, a.lengths)
+    stride, padding, dropout, seed = a.stride, a.padding, a.dropout, a.seed
+    batchnorm, layernorm = a.batchnorm, a.layernorm
+    dtype = _check_dtype(dtype)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        convs = [nn.Conv1d(c_in, c_out, k, stride=stride, padding=padding, dtype=dtype)
+                 for c_in, c_out, k in zip([1] + widths[:-1], widths, kernels)]
+        head = nn.Linear(widths[-1] * lengths[-1], n_classes, dtype=dtype)
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, n_inputs))]
+    for conv, width in zip(convs, widths):
+        layers.append(conv)
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(width, dtype=dtype))
+        if layernorm:
+            layers.append(ChannelLayerNorm(width, dtype=dtype))
+        layers.append(nn.ReLU())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    layers += [nn.Flatten(), head]
     return nn.Sequential(*layers)
 
 

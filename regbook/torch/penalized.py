@@ -151,8 +151,9 @@ def fit_penalized(
     record_weights : bool
         Also record every parameter after every step.
 
-    The model trains in training mode (and :math:`J` after each epoch is measured in it); it is
-    left in the mode it was in before the call.
+    The model trains in training mode; :math:`J` on the whole training set is measured in
+    evaluation mode (no dropout, batch norm's running statistics left alone), as the NumPy and
+    Keras versions measure it. The model is left in the mode it was in before the call.
 
     Returns
     -------
@@ -194,8 +195,15 @@ def _penalized_epochs(model, opt, objective, Xt, yt, a: dict, record_weights: bo
     history: dict[str, list] = {"objective": []}
     if record_weights:
         history["weights"] = [snapshot()]
-    with torch.no_grad():
-        history["objective"].append(objective(Xt, yt).item())
+
+    def measure() -> float:
+        model.eval()
+        with torch.no_grad():
+            value = objective(Xt, yt).item()
+        model.train()
+        return value
+
+    history["objective"].append(measure())
     model.train()
     for order in batch_order(len(Xt), a["epochs"], shuffle=a["shuffle"], seed=a["seed"]):
         for start in range(0, len(order), a["batch_size"]):
@@ -203,8 +211,7 @@ def _penalized_epochs(model, opt, objective, Xt, yt, a: dict, record_weights: bo
             _step(opt, lambda: objective(Xt[idx], yt[idx]))
             if record_weights:
                 history["weights"].append(snapshot())
-        with torch.no_grad():
-            history["objective"].append(objective(Xt, yt).item())
+        history["objective"].append(measure())
     return history
 
 

@@ -20,18 +20,20 @@ from torch import nn
 
 from regbook._validate import check_float
 from regbook.torch.batchnorm import BatchNorm
+from regbook.torch.layernorm import LayerNorm
 
 __all__ = ["NORM_LAYERS", "split_decay_params", "param_groups", "l1_penalty", "l2_penalty"]
 
 #: Module types whose parameters (scale and shift) are never penalised: PyTorch's public
-#: normalization layers and :class:`regbook.torch.BatchNorm` (subclasses count too).
+#: normalization layers, :class:`regbook.torch.BatchNorm` and :class:`regbook.torch.LayerNorm`
+#: (subclasses count too).
 NORM_LAYERS: tuple[type[nn.Module], ...] = (
     nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm,
     nn.LazyBatchNorm1d, nn.LazyBatchNorm2d, nn.LazyBatchNorm3d,
     nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
     nn.LazyInstanceNorm1d, nn.LazyInstanceNorm2d, nn.LazyInstanceNorm3d,
     nn.LayerNorm, nn.GroupNorm, nn.RMSNorm,
-    BatchNorm,
+    BatchNorm, LayerNorm,
 )
 
 

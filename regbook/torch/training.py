@@ -62,9 +62,20 @@ def _eval_mode(model: nn.Module):
         model.train(was_training)
 
 
-def _first_linear_inputs(model: nn.Module) -> int | None:
+def _expected_features(model: nn.Module) -> tuple[int, str] | None:
+    """The feature count a Sequential's first layer fixes, and that layer in words (or None).
+
+    A first ``Linear`` fixes its ``in_features``; a first ``Unflatten(1, shape)`` (the channel
+    axis :func:`regbook.torch.make_cnn` adds) fixes the product of ``shape``.
+    """
     first = next(iter(model.children()), None) if isinstance(model, nn.Sequential) else None
-    return first.in_features if isinstance(first, nn.Linear) else None
+    if isinstance(first, nn.Linear):
+        return first.in_features, "its first Linear's in_features"
+    if isinstance(first, nn.Unflatten) and first.dim == 1:
+        shape = tuple(first.unflattened_size)
+        if all(isinstance(s, int) and s > 0 for s in shape):
+            return int(np.prod(shape)), f"its first layer reshapes rows to {shape}"
+    return None
 
 
 def _n_outputs(model: nn.Module, X: torch.Tensor, X_name: str) -> int:
@@ -73,10 +84,10 @@ def _n_outputs(model: nn.Module, X: torch.Tensor, X_name: str) -> int:
     A feature count the model cannot take is a ``ValueError`` naming ``X_name``, before any
     training step (not PyTorch's "mat1 and mat2 shapes cannot be multiplied").
     """
-    expected = _first_linear_inputs(model)
-    if expected is not None and X.shape[1] != expected:
-        raise ValueError(f"{X_name} has {X.shape[1]} features but the model expects {expected} "
-                         "(its first Linear's in_features)")
+    expected = _expected_features(model)
+    if expected is not None and X.shape[1] != expected[0]:
+        raise ValueError(f"{X_name} has {X.shape[1]} features but the model expects "
+                         f"{expected[0]} ({expected[1]})")
     try:
         with _eval_mode(model):
             out = model(X[:1])

@@ -1,0 +1,84 @@
+"""Argument checks of the model builders, shared by every backend (imports no framework).
+
+``make_mlp`` and ``make_cnn`` take the same arguments in :mod:`regbook.np`,
+:mod:`regbook.torch` and :mod:`regbook.tf`; they are checked here once, so the three refuse the
+same bad input with the same message before anything is built.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from types import SimpleNamespace
+
+import numpy as np
+
+from regbook._validate import check_bool, check_float, check_int, check_seed
+
+
+def check_widths(value, name: str, example: str, what: str = "ints") -> list[int]:
+    """A sequence of ints >= 1 (may be empty); an int, a string or an array is a TypeError."""
+    if (isinstance(value, (numbers.Number, str, bytes, np.ndarray))
+            or not isinstance(value, Iterable)):
+        raise TypeError(f"{name} must be a sequence of {what} such as {example}, got "
+                        f"{type(value).__name__} {value!r}")
+    return [check_int(v, f"{name}[{i}]", minimum=1) for i, v in enumerate(value)]
+
+
+def _check_common(n_inputs, n_classes, dropout, batchnorm, seed) -> dict:
+    return dict(
+        n_inputs=check_int(n_inputs, "n_inputs", minimum=1),
+        n_classes=check_int(n_classes, "n_classes", minimum=2),
+        dropout=check_float(dropout, "dropout", minimum=0.0, maximum=1.0, include_max=False),
+        batchnorm=check_bool(batchnorm, "batchnorm"),
+        seed=check_seed(seed),
+    )
+
+
+def check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed) -> SimpleNamespace:
+    """``make_mlp``'s arguments checked; ``hidden`` as a list of widths (``widths``)."""
+    widths = check_widths(hidden, "hidden", "(128,) or (64, 32)", what="layer widths")
+    return SimpleNamespace(widths=widths,
+                           **_check_common(n_inputs, n_classes, dropout, batchnorm, seed))
+
+
+def check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
+                   batchnorm, layernorm, seed) -> SimpleNamespace:
+    r"""``make_cnn``'s arguments checked, with the blocks' widths, kernels and output lengths.
+
+    ``kernel_size`` is one int for every block or one entry per block. The length after block
+    :math:`b` is :math:`L_{b+1} = \lfloor (L_b + 2p - k_b)/s \rfloor + 1` (PyTorch's
+    ``Conv1d``); an input too short for a block's kernel is a ``ValueError`` naming
+    ``n_inputs``.
+    """
+    a = SimpleNamespace(**_check_common(n_inputs, n_classes, dropout, batchnorm, seed))
+    a.widths = check_widths(channels, "channels", "(25, 25, 25)")
+    if not a.widths:
+        raise ValueError("channels must name at least one convolution block, got ()")
+    if isinstance(kernel_size, numbers.Integral) and not isinstance(kernel_size, bool):
+        a.kernels = [check_int(kernel_size, "kernel_size", minimum=1)] * len(a.widths)
+    else:
+        a.kernels = check_widths(kernel_size, "kernel_size", "(5, 3, 3)")
+    if len(a.kernels) != len(a.widths):
+        raise ValueError(f"channels and kernel_size must have the same length (one entry per "
+                         f"block), got {len(a.widths)} and {len(a.kernels)}")
+    a.stride = check_int(stride, "stride", minimum=1)
+    a.padding = check_int(padding, "padding", minimum=0)
+    a.layernorm = check_bool(layernorm, "layernorm")
+    if a.batchnorm and a.layernorm:
+        raise ValueError("batchnorm and layernorm cannot both be True: choose one normalization")
+    a.lengths = _conv_lengths(a.n_inputs, a.kernels, a.stride, a.padding)
+    return a
+
+
+def _conv_lengths(n_inputs: int, kernels: list[int], stride: int, padding: int) -> list[int]:
+    lengths = [n_inputs]
+    for b, k in enumerate(kernels):
+        padded = lengths[-1] + 2 * padding
+        if padded < k:
+            raise ValueError(
+                f"n_inputs={n_inputs} is too short for kernel_size {tuple(kernels)}, stride "
+                f"{stride} and padding {padding}: block {b} gets length {lengths[-1]} "
+                f"({padded} padded), shorter than its kernel_size[{b}]={k}")
+        lengths.append((padded - k) // stride + 1)
+    return lengths[1:]

@@ -1,0 +1,144 @@
+r"""Framework-agnostic parts of ``fit_seeds``: training K seeds of one model together.
+
+``fit_seeds(make_model, X_train, y_train, *, seeds, ...)`` exists in :mod:`regbook.np`,
+:mod:`regbook.torch` and :mod:`regbook.tf` with the same parameters. For every seed
+:math:`s_k` it must give what
+
+.. code-block:: python
+
+    model = make_model(s_k)
+    history = fit_classifier(model, X_train, y_train, ..., seed=s_k)
+
+gives: the same initial weights, the same batches (a NumPy permutation per epoch drawn from
+``numpy.random.default_rng(s_k)``, :func:`regbook._training.minibatches`), the same updates.
+The argument checks, the construction of the K members (with the check that they share one
+architecture) and the epoch loop over K batch orders at once live here; a backend supplies the
+stacked step and the stacked evaluation (:func:`run_stacked_epochs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from regbook._training import check_fit_classifier_args, minibatches
+from regbook._validate import check_seed
+from regbook.history import History
+
+__all__ = ["check_seeds", "check_fit_seeds_args", "build_members", "run_stacked_epochs"]
+
+
+def check_seeds(seeds) -> list[int]:
+    """``seeds`` as a non-empty list of distinct ints in ``[0, 2**32 - 1]``."""
+    if (isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray))
+            or (isinstance(seeds, np.ndarray) and seeds.ndim != 1)):
+        raise TypeError(f"seeds must be a sequence of ints such as range(10) or [0, 1, 2], got "
+                        f"{type(seeds).__name__} {seeds!r}")
+    checked = [check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
+    if not checked:
+        raise ValueError("seeds must name at least one seed, got an empty sequence")
+    seen: dict[int, int] = {}
+    for i, s in enumerate(checked):
+        if s in seen:
+            raise ValueError(f"seeds must be distinct: seeds[{seen[s]}] and seeds[{i}] are both "
+                             f"{s} (the two models would be the same run)")
+        seen[s] = i
+    return checked
+
+
+def check_fit_seeds_args(make_model, X_train, y_train, X_val, y_val, *, seeds, optimizer, lr,
+                         momentum, weight_decay, lam1, lam2, decay_scope, epochs, batch_size,
+                         progress, dtype=np.float32) -> dict:
+    """Validate ``fit_seeds``'s arguments (all backends); return them converted, in a dict.
+
+    ``fit_classifier``'s own checks (:func:`regbook._training.check_fit_classifier_args`,
+    features as ``dtype``) plus ``make_model`` (callable) and ``seeds``
+    (:func:`check_seeds`), under ``"seeds"`` in the result.
+    """
+    if not callable(make_model):
+        raise TypeError("make_model must be callable, make_model(seed) -> model (e.g. "
+                        f"lambda s: backend.make_cnn(seed=s)), got {type(make_model).__name__}")
+    seeds = check_seeds(seeds)
+    a = check_fit_classifier_args(
+        X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
+        weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope, epochs=epochs,
+        batch_size=batch_size, seed=seeds[0], early_stopping=None, monitor="val_loss",
+        progress=progress, dtype=dtype)
+    a["seeds"] = seeds
+    return a
+
+
+def build_members(make_model: Callable[[int], Any], seeds: list[int], *,
+                  check: Callable[[Any], Any], architecture: Callable[[Any], Any],
+                  state: Callable[[Any], list]) -> list:
+    """``[make_model(s) for s in seeds]``, each checked, all of one architecture, none shared.
+
+    ``check(model)`` refuses an object that is not a model of the backend (and returns it);
+    ``architecture(model)`` is a comparable description (layer types, settings, parameter
+    shapes and dtypes) that must be the same for every member; ``state(model)`` lists the
+    objects a member must not share with another (its arrays or tensors, its generators).
+    """
+    models = []
+    for s in seeds:
+        try:
+            models.append(check(make_model(s)))
+        except TypeError as err:
+            raise TypeError(f"make_model({s}) did not return a model: {err}") from err
+    first = architecture(models[0])
+    for s, model in zip(seeds[1:], models[1:]):
+        if architecture(model) != first:
+            raise ValueError(f"make_model({s}) built a model whose architecture (layers, "
+                             f"settings, parameter shapes or dtypes) differs from "
+                             f"make_model({seeds[0]})'s: every seed must build the same network")
+    owner: dict[int, int] = {}
+    for s, model in zip(seeds, models):
+        for obj in state(model):
+            if owner.setdefault(id(obj), s) != s:
+                raise ValueError(f"make_model({owner[id(obj)]}) and make_model({s}) returned "
+                                 "models that share parameters or generators: make_model must "
+                                 "build a new model at every call")
+    return models
+
+
+def run_stacked_epochs(
+    *,
+    n: int,
+    epochs: int,
+    batch_size: int,
+    seeds: list[int],
+    step: Callable[[np.ndarray], Any],
+    evaluate: Callable[[np.ndarray, np.ndarray], list[tuple[float, float]]],
+    train: tuple,
+    validation: tuple | None,
+    progress: bool,
+) -> list[History]:
+    """The epoch loop of ``fit_seeds``: :func:`regbook._training.run_epochs` for K seeds at once.
+
+    Every epoch, member :math:`k` visits the examples in a fresh permutation drawn from its own
+    ``numpy.random.default_rng(seeds[k])``, cut into the batches of
+    :func:`regbook._training.minibatches` -- exactly the batches a single run with
+    ``seed=seeds[k]`` sees. As every member has the same ``n`` and ``batch_size``, the members'
+    j-th batches have one size ``B``, and ``step(indices)`` gets them as one ``(K, B)`` array
+    (row k: member k's example indices). After each epoch ``evaluate(*train)`` (and
+    ``evaluate(*validation)``) returns one ``(loss, accuracy)`` per member, recorded in that
+    member's :class:`~regbook.History`. No early stopping.
+    """
+    histories = [History(validation is not None) for _ in seeds]
+    rngs = [np.random.default_rng(s) for s in seeds]
+    epoch_iter = range(epochs)
+    if progress:
+        from tqdm import tqdm  # plain tqdm, as in run_epochs
+
+        epoch_iter = tqdm(epoch_iter, desc="epochs")
+    for _ in epoch_iter:
+        orders = [minibatches(rng.permutation(n), batch_size) for rng in rngs]
+        for batch in zip(*orders):
+            step(np.stack(batch))
+        for prefix, data in (("", train), ("val_", validation)):
+            if data is None:
+                continue
+            for history, (loss, accuracy) in zip(histories, evaluate(*data), strict=True):
+                history.record(prefix, loss, accuracy)
+    return histories

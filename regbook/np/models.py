@@ -1,0 +1,131 @@
+r"""The book's NumPy models: the ReLU MLP and the 1-D convolutional network.
+
+:func:`make_mlp` (defined in :mod:`regbook.np.layers`, re-exported here) and :func:`make_cnn`
+are the NumPy twins of :func:`regbook.torch.make_mlp` / :func:`regbook.torch.make_cnn` and
+their Keras counterparts: the same arguments, PyTorch's default initialisation drawn from
+``numpy.random.default_rng(seed)``, dropout masks from generators of their own, and no global
+generator touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from regbook._architecture import check_cnn_args
+from regbook._validate import (
+    check_float_dtype,
+)
+from regbook.np.layers import (
+    AddChannel,
+    BatchNorm,
+    ChannelsLast,
+    Conv1d,
+    Dropout,
+    Flatten,
+    LayerNorm,
+    Linear,
+    ReLU,
+    Sequential,
+    make_mlp,
+)
+
+__all__ = ["make_mlp", "make_cnn"]
+
+
+def make_cnn(
+    n_inputs: int = 40,
+    n_classes: int = 10,
+    *,
+    channels: Sequence[int] = (25, 25, 25),
+    kernel_size: int | Sequence[int] = (5, 3, 3),
+    stride: int = 2,
+    padding: int = 1,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+    layernorm: bool = False,
+    seed: int = 0,
+    dtype="float32",
+) -> Sequential:
+    r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
+
+    The model adds the channel axis itself (:class:`regbook.np.AddChannel`: ``(N, L)`` ->
+    ``(N, 1, L)``, PyTorch's ``(N, C, L)`` layout), then per block :math:`b`
+
+    .. math:: h_b = \operatorname{drop}_p\big(\max(0, \operatorname{Norm}(
+              w_b \star h_{b-1} + b_b))\big), \qquad
+              L_b = \Big\lfloor \frac{L_{b-1} + 2\,\text{padding} - k_b}{\text{stride}}
+              \Big\rfloor + 1,
+
+    ``Conv1d(C_{b-1}, channels[b], kernel_size[b], stride, padding) -> [BatchNorm] ->
+    [ChannelsLast(LayerNorm)] -> ReLU -> [Dropout]``, and finally ``Flatten`` (in ``(C, L)``
+    order, as ``torch.nn.Flatten``) ``-> Linear(channels[-1] * L_last, n_classes)`` (logits).
+    With the defaults and 40 inputs the lengths are 40 -> 19 -> 10 -> 5 and the head is
+    ``Linear(125, 10)``: the ``ConvBase`` of Greydanus & Steinbach's MNIST-1D paper (ICML
+    2024), 5,210 parameters.
+
+    :class:`regbook.np.BatchNorm` (per channel, over the batch and the positions) only with
+    ``batchnorm=True``; ``ChannelsLast(LayerNorm(C))`` (over the C channels at each position,
+    as ``nn.LayerNorm(C)`` on the ``(N, L, C)`` transpose) only with ``layernorm=True``;
+    :class:`regbook.np.Dropout` only when ``dropout > 0``. The ``Conv1d`` kernels and biases
+    and then the head's are drawn, block by block, with PyTorch's default initialisation
+    (:math:`U(\pm 1/\sqrt{\text{fan\_in}})`, :math:`\text{fan\_in} = C_{b-1} k_b`) from one
+    ``numpy.random.default_rng(seed)``; each dropout layer's generator is spawned from
+    ``numpy.random.SeedSequence(seed)``. So a seed gives the same weights whatever
+    ``dropout``, ``batchnorm`` and ``layernorm`` are, and no global generator is used. (He
+    initialisation: build the layers with ``init="he"``, :class:`regbook.np.Conv1d`.)
+
+    Parameters
+    ----------
+    n_inputs : int
+        Length :math:`L_0` of an input row; long enough that every block's padded input is at
+        least its kernel.
+    n_classes : int
+        Classes (>= 2).
+    channels : sequence of int
+        Output channels of each block (each >= 1, at least one block).
+    kernel_size : int or sequence of int
+        Kernel width of each block (same length as ``channels``); an int for every block.
+    stride, padding : int
+        Of every convolution (stride >= 1, padding >= 0: zeros on both sides).
+    dropout : float
+        Drop probability :math:`p \in [0, 1)` after every ReLU.
+    batchnorm, layernorm : bool
+        Normalise every convolution's output over the batch (per channel) or over the
+        channels (per example and position); not both.
+    seed : int
+        Seed of the weights and of the dropout masks, in ``[0, 2**32 - 1]``.
+    dtype : {"float32", "float64"} or numpy dtype
+        Of the parameters (and of the batch-norm buffers).
+
+    Returns
+    -------
+    regbook.np.Sequential
+        ``AddChannel, (Conv1d, [BatchNorm], [ChannelsLast(LayerNorm)], ReLU, [Dropout]) *
+        blocks, Flatten, Linear`` -- the layer order of :func:`regbook.torch.make_cnn`, so
+        ``get_weights()`` lists the arrays in the order of its ``state_dict()``.
+    """
+    a = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
+                       batchnorm, layernorm, seed)
+    n_inputs, n_classes, widths, kernels, lengths = (a.n_inputs, a.n_classes, a.widths,
+                                                     a.kernels, a.lengths)
+    stride, padding, dropout, seed = a.stride, a.padding, a.dropout, a.seed
+    batchnorm, layernorm = a.batchnorm, a.layernorm
+    dtype = check_float_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    convs = [Conv1d(c_in, c_out, k, stride=stride, padding=padding, rng=rng, dtype=dtype)
+             for c_in, c_out, k in zip([1] + widths[:-1], widths, kernels)]
+    head = Linear(widths[-1] * lengths[-1], n_classes, rng=rng, dtype=dtype)
+    mask_seeds = np.random.SeedSequence(seed).spawn(len(widths))
+    layers: list = [AddChannel(n_inputs)]
+    for conv, width, mask_seed in zip(convs, widths, mask_seeds):
+        layers.append(conv)
+        if batchnorm:
+            layers.append(BatchNorm(width, dtype=dtype))
+        if layernorm:
+            layers.append(ChannelsLast(LayerNorm(width, dtype=dtype)))
+        layers.append(ReLU())
+        if dropout > 0:
+            layers.append(Dropout(dropout, rng=np.random.default_rng(mask_seed)))
+    return Sequential(layers + [Flatten(), head])
