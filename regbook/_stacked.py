@@ -27,7 +27,39 @@ from regbook._training import check_fit_classifier_args, minibatches
 from regbook._validate import check_seed
 from regbook.history import History
 
-__all__ = ["check_seeds", "check_fit_seeds_args", "build_members", "run_stacked_epochs"]
+__all__ = ["fit_seeds", "check_seeds", "check_fit_seeds_args", "build_members",
+           "run_stacked_epochs"]
+
+
+# The specification of every backend's ``fit_seeds`` (never called): its signature and its
+# docstring, the shared *Parameters* section, are given to the backends' functions by
+# regbook._signatures.implements (as the specifications in regbook/_signatures.py are).
+def fit_seeds(make_model, X_train, y_train, *, seeds, X_val=None, y_val=None,
+              optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.0,
+              weight_decay: float = 0.0, lam1: float = 0.0, lam2: float = 0.0,
+              decay_scope: str = "weights", epochs: int = 100, batch_size: int = 32,
+              progress: bool = False):
+    """
+    Parameters
+    ----------
+    make_model : callable
+        ``make_model(seed)`` builds one model of this backend, e.g.
+        ``lambda s: backend.make_cnn(seed=s)``. Every seed must give a new model of the same
+        architecture (layers, settings, parameter shapes and dtypes), checked before any
+        training.
+    X_train, y_train : array_like, shapes (n, d) and (n,)
+        As in ``fit_classifier``: every member trains on the same data, each in its own order.
+    seeds : sequence of int
+        Distinct seeds in ``[0, 2**32 - 1]``, at least one: seed ``s`` builds ``make_model(s)``
+        and orders its batches (a NumPy permutation per epoch from
+        ``numpy.random.default_rng(s)``), as ``fit_classifier(..., seed=s)`` does.
+    X_val, y_val : array_like, optional
+        Validation data (both or neither), measured for every member after every epoch.
+    optimizer, lr, momentum, weight_decay, lam1, lam2, decay_scope, epochs, batch_size
+        As in ``fit_classifier`` (``optimizer`` by name: each member has its own state).
+    progress : bool
+        Show a progress bar over the epochs.
+    """
 
 
 def check_seeds(seeds) -> list[int]:
@@ -48,17 +80,18 @@ def check_seeds(seeds) -> list[int]:
     return checked
 
 
-def check_fit_seeds_args(make_model, X_train, y_train, X_val, y_val, *, seeds, optimizer, lr,
+def check_fit_seeds_args(make_model, X_train, y_train, *, seeds, X_val, y_val, optimizer, lr,
                          momentum, weight_decay, lam1, lam2, decay_scope, epochs, batch_size,
-                         progress, dtype=np.float32) -> dict:
+                         progress, dtype=np.float32, model_type: type | tuple = ()) -> dict:
     """Validate ``fit_seeds``'s arguments (all backends); return them converted, in a dict.
 
     ``fit_classifier``'s own checks (:func:`regbook._training.check_fit_classifier_args`,
-    features as ``dtype``) plus ``make_model`` (callable) and ``seeds``
-    (:func:`check_seeds`), under ``"seeds"`` in the result.
+    features as ``dtype``) plus ``make_model`` (callable, and not itself a model: a
+    ``model_type``, which frameworks make callable) and ``seeds`` (:func:`check_seeds`),
+    under ``"seeds"`` in the result.
     """
-    if not callable(make_model):
-        raise TypeError("make_model must be callable, make_model(seed) -> model (e.g. "
+    if not callable(make_model) or isinstance(make_model, model_type):
+        raise TypeError("make_model must be callable, make_model(seed) -> a new model (e.g. "
                         f"lambda s: backend.make_cnn(seed=s)), got {type(make_model).__name__}")
     seeds = check_seeds(seeds)
     a = check_fit_classifier_args(
@@ -82,10 +115,12 @@ def build_members(make_model: Callable[[int], Any], seeds: list[int], *,
     """
     models = []
     for s in seeds:
+        model = make_model(s)
         try:
-            models.append(check(make_model(s)))
+            models.append(check(model))
         except TypeError as err:
-            raise TypeError(f"make_model({s}) did not return a model: {err}") from err
+            raise TypeError(f"make_model({s}) did not return a model of this backend: "
+                            f"{err}") from err
     first = architecture(models[0])
     for s, model in zip(seeds[1:], models[1:]):
         if architecture(model) != first:

@@ -189,3 +189,30 @@ def run_epochs(
             set_weights(early_stopping.best_weights)
             history.restored = True
     return history
+
+
+def linear_fit_path(make_linear: Callable, fit_penalized: Callable, X, y, coef_init,
+                    intercept_init, kwargs: dict):
+    """Every backend's ``fit_linear``: a linear model trained by its ``fit_penalized``.
+
+    Builds ``make_linear(d, coef=coef_init, intercept=intercept_init)``, trains it on the
+    squared error with every step's weights recorded, and returns ``(model, FitPath)`` with
+    the book's objective (:func:`regbook.objectives.lasso_objective`) at every iterate. The
+    linear model's weights list ``[w (as a row or a column), b]`` in every backend.
+    """
+    from regbook.history import FitPath
+    from regbook.objectives import _lasso_objective
+
+    X = check_array(X, "X", ndim=2)
+    if "loss" in kwargs or "record_weights" in kwargs:
+        raise TypeError("fit_linear sets loss and record_weights itself")
+    model = make_linear(X.shape[1], coef=coef_init, intercept=intercept_init)
+    history = fit_penalized(model, X, y, loss="squared_error", record_weights=True, **kwargs)
+    coef = np.stack([w[0].reshape(-1) for w in history["weights"]])
+    intercept = np.array([float(w[1].reshape(-1)[0]) for w in history["weights"]])
+    y = np.asarray(y, dtype=np.float64)
+    lam1, lam2 = kwargs.get("lam1", 0.0), kwargs.get("lam2", 0.0)
+    losses = np.array([_lasso_objective(X, y, c, b, lam1, lam2)
+                       for c, b in zip(coef, intercept)])
+    return model, FitPath(coefs=coef, intercepts=intercept, losses=losses,
+                          lr=kwargs.get("lr", 0.1))

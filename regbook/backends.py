@@ -28,6 +28,7 @@ SHARED = {
     "multilayer perceptron": "make_mlp",
     "linear model": "make_linear",
     "train a classifier": "fit_classifier",
+    "train one model per seed, all seeds at once": "fit_seeds",
     "logits in evaluation mode": "predict_logits",
     "loss and accuracy in evaluation mode": "evaluate_classifier",
     "train on a loss plus L1/L2": "fit_penalized",
@@ -43,7 +44,8 @@ SHARED = {
 
 #: (name, backend) -> parameters that backend has beyond the shared signature, and why.
 EXTRAS = {
-    ("fit_classifier", "tf"): {"callbacks": "Keras callbacks (e.g. keras.callbacks.EarlyStopping)"},
+    ("fit_classifier", "tf"): {
+        "callbacks": "Keras callbacks (e.g. keras.callbacks.EarlyStopping)"},
     ("Dropout", "np"): {"rng": "a numpy Generator instead of a seed",
                         "scaling": "the original paper's scaling, shown in the dropout chapter"},
     ("Dropout", "tf"): {"kwargs": "keras.layers.Layer's name, dtype, ..."},

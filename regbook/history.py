@@ -1,4 +1,4 @@
-r"""Records of training, the same type whichever backend trained: :class:`History`, :class:`FitPath`.
+r"""Records of training, the same type whichever backend trained: `History`, `FitPath`.
 
 Framework-agnostic (imports only NumPy): :func:`regbook.np.fit_classifier`,
 :func:`regbook.torch.fit_classifier` and :func:`regbook.tf.fit_classifier` all return a

@@ -100,3 +100,10 @@ def test_figures_have_captions_names_and_alt_text(nb):
         meta = c.metadata["mystnb"]
         assert meta["figure"]["caption"] and meta["image"]["alt"]
         assert meta["figure"]["name"].startswith("fig-gradient-derivations-")
+
+
+def test_references_do_not_credit_srivastava_with_inverted_dropout(nb):
+    """Srivastava et al. scale at test time; the inverted form is the frameworks'."""
+    refs = _markdown(nb).split("## References", 1)[1]
+    assert not re.search(r"inverted dropout[^.;]*`srivastava2014dropout`", refs)
+    assert "test time" in refs

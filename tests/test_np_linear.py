@@ -5,6 +5,9 @@ conversion of the strength (regbook.convert): Lasso(alpha = lam), Ridge(alpha = 
 ElasticNet(alpha = lam1 + lam2, l1_ratio = lam1 / alpha).
 """
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -277,6 +280,62 @@ def test_lasso_path_support_shrinks_with_lam_on_diabetes():
     sizes = np.count_nonzero(rnp.lasso_path(X, y, lams)[0], axis=1)
     assert sizes[0] == 0 and sizes[-1] == X.shape[1]
     assert np.all(np.diff(sizes) >= -1)       # mostly monotone (the lasso path may drop one)
+
+
+# --- dense solutions: the active block's Cholesky factor is updated -------------------------
+
+def _dense():                  # n < p and lam small: about as many non-zeros as examples
+    X, y, _ = data.make_sparse_regression(60, 150, 10, noise=1.0, seed=3)
+    return X, y, 0.002 * lam_max(X, y)
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-10])
+def test_dense_lasso_near_the_rank_of_the_data_matches_sklearn(tol):
+    X, y, lam = _dense()
+    coef, intercept = rnp.lasso(X, y, lam, tol=tol)
+    gold_coef, gold_intercept = gold_lasso(X, y, lam)
+    assert np.count_nonzero(coef) >= 50                 # the factor grew, features were refused
+    yc = y - y.mean()
+    assert rnp.duality_gap(X, y, coef, lam) <= tol * (yc @ yc) / len(y)
+    ours = rnp.lasso_objective(X, y, coef, intercept, lam)
+    gold = rnp.lasso_objective(X, y, gold_coef, gold_intercept, lam)
+    assert ours == pytest.approx(gold, rel=max(tol, 1e-9))
+    if tol == 1e-10:
+        np.testing.assert_allclose(coef, gold_coef, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(coef != 0, gold_coef != 0)
+
+
+def test_dense_lasso_path_rows_equal_single_fits():
+    # The path carries the working set and the factor from one lam to the next.
+    X, y, lam = _dense()
+    lams = lam / 0.002 * np.geomspace(0.5, 0.002, 12)
+    coefs, _ = rnp.lasso_path(X, y, lams)
+    for lam_i, coef in zip(lams, coefs):
+        np.testing.assert_allclose(coef, rnp.lasso(X, y, lam_i)[0], rtol=0, atol=1e-8)
+
+
+def test_scipys_blas_runs_one_thread_inside_the_lasso_even_when_the_lasso_loads_scipy():
+    # SciPy is imported by the first lasso solve; it must be loaded before the solver limits
+    # BLAS to one thread, or its own OpenBLAS would keep its default thread count.
+    code = (
+        "import numpy as np, regbook.np as rnp\n"
+        "from regbook.np import _active_set\n"
+        "seen = []\n"
+        "solve = _active_set._CholeskyFactor.solve\n"
+        "def spy(self, rhs):\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    seen.extend(p['num_threads'] for p in threadpool_info()\n"
+        "                if p['user_api'] == 'blas')\n"
+        "    return solve(self, rhs)\n"
+        "_active_set._CholeskyFactor.solve = spy\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.standard_normal((60, 150)); y = X[:, :10].sum(1) + rng.standard_normal(60)\n"
+        "rnp.lasso(X, y, 1e-3)\n"
+        "print(len(seen) > 0, set(seen))\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env).stdout.strip()
+    assert out == "True {1}"
 
 
 # --- gradient methods --------------------------------------------------------------------------

@@ -62,4 +62,5 @@ def test_level_must_be_inside_zero_one():
 
 def test_an_interval_unpacks_as_mean_low_high():
     mean, low, high = paired_interval([1.0, 2.0, 4.0], [0.0, 0.0, 0.0])
-    assert low < mean == pytest.approx(7 / 3) < high
+    assert mean == pytest.approx(7 / 3)
+    assert low < mean < high

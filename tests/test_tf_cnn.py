@@ -229,9 +229,9 @@ def test_one_full_batch_sgd_step_equals_the_pytorch_step(arch, norm):
     start = keras_model.get_weights()
     history = rtf.fit_classifier(keras_model, X, y, optimizer="sgd", lr=0.1, momentum=0.9,
                                  lam2=1e-3, epochs=1, batch_size=len(X), seed=0)
-    # fit_classifier rounds the features to float32 in every backend; so does the reference.
-    X32 = X.astype(np.float32).astype(np.float64)
-    _torch_sgd_step(torch_model, X32, y, lr=0.1, momentum=0.9, lam2=1e-3)
+    # fit_classifier trains a float64 model on float64 features; so does the reference.
+    X64 = X.astype(np.float64)
+    _torch_sgd_step(torch_model, X64, y, lr=0.1, momentum=0.9, lam2=1e-3)
     expected = _torch_weights_as_keras(torch_model)
     got = keras_model.get_weights()
     for i, (a, b) in enumerate(zip(got, expected, strict=True)):
@@ -240,7 +240,7 @@ def test_one_full_batch_sgd_step_equals_the_pytorch_step(arch, norm):
     assert moved > 1e-3                                    # the step is far beyond the tolerance
     torch_model.eval()
     with torch.no_grad():
-        logits = torch_model(torch.from_numpy(X32))
+        logits = torch_model(torch.from_numpy(X64))
         loss = nn.functional.cross_entropy(logits, torch.from_numpy(y)).item()
     assert history["loss"][0] == pytest.approx(loss, rel=1e-10)
 

@@ -128,3 +128,8 @@ from regbook.np.models import make_cnn  # noqa: E402
 
 __all__ += ["make_cnn", "Conv1d", "MaxPool1d", "GlobalAvgPool1d", "Flatten", "AddChannel",
             "LayerNorm", "ChannelsLast"]
+
+# --- many seeds at once (a leading model axis) ---
+from regbook.np.stacked import fit_seeds  # noqa: E402
+
+__all__ += ["fit_seeds"]

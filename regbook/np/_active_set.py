@@ -9,14 +9,17 @@ minimise, on centred data,
 with the pieces below, in the order a reader meets them:
 
 - :func:`_gap` -- scikit-learn's duality gap, the stopping rule;
+- :class:`_CholeskyFactor` -- the Cholesky factor of the active block of the Gram matrix,
+  updated as features enter and leave instead of recomputed;
 - :func:`_feature_sign` -- the exact solver of the problem restricted to a working set (the
   feature-sign search of Lee, Battle, Raina & Ng, 2007), with its helpers
-  :func:`_quad_objective`, :func:`_newton_target` and :func:`_coordinate_step`;
-- :class:`_WorkingSet` -- the Gram matrices and correlations the outer loop reuses;
+  :func:`_quad_objective`, :func:`_newton_target`, :func:`_sign_solution` and
+  :func:`_coordinate_step`;
+- :class:`_WorkingSet` -- the Gram matrices, correlations and factor the outer loop reuses;
 - :func:`_enet_centred` -- the outer working-set loop.
 
-Every argument here has been validated by the public function that called it. SciPy (for its
-LAPACK Cholesky solve) is loaded on the first solve, not on import.
+Every argument here has been validated by the public function that called it. SciPy (for
+LAPACK's Cholesky, triangular and QR routines) is loaded on the first solve, not on import.
 """
 
 from __future__ import annotations
@@ -51,96 +54,98 @@ def _gap(n: int, w, Xtr, rr: float, ry: float, lam1: float, lam2: float) -> floa
 # --- the Cholesky factor of the active block -------------------------------------------------
 
 @functools.cache
-def _scipy_linalg():
-    # SciPy's triangular solves, Givens downdate and LAPACK, imported on first use:
-    # `import regbook.np` stays light (SciPy takes ~200 ms to import).
-    import scipy.linalg
+def _lapack():
+    """SciPy's LAPACK, imported on first use: ``import regbook.np`` stays light (SciPy takes
+    ~200 ms to import). The solvers call this before limiting BLAS to one thread, so that the
+    limit covers SciPy's own OpenBLAS too (``regbook._threads``)."""
     from scipy.linalg import lapack
 
-    return scipy.linalg, lapack
+    return lapack
 
 
-def _dposv():
-    return _scipy_linalg()[1].dposv
-
-
-_PIVOT_RTOL = 1e-10     # a feature whose column is this close to the span of the others waits
+_UPDATE_FROM = 32      # smaller active blocks are factorised afresh: cheaper than updating
+_PIVOT_RTOL = 1e-10    # enters if (distance to the span of the others / length)^2 > this
 
 
 class _CholeskyFactor:
     r"""An upper-triangular :math:`R` with :math:`R^\top R = G_{AA}`, updated as :math:`A` changes.
 
-    ``order`` lists the active features (indices into :math:`G`) in the order of the rows of
-    :math:`R`; the feature-sign search only ever adds and removes a few of them per step, so
-    instead of factorising :math:`G_{AA}` afresh (:math:`O(k^3)` for :math:`k` active features)
-    the factor is updated:
+    ``order`` lists the features of :math:`A` (indices into :math:`G`) in the order of the rows
+    of :math:`R`. A feature-sign step adds or removes a few features, so rather than factorise
+    :math:`G_{AA}` afresh (:math:`O(k^3)` for :math:`k` features) the factor is updated:
 
-    - **appending** features :math:`N`: with :math:`R_{12} = R^{-\top} G_{AN}` (a triangular
-      solve) the new factor is :math:`\begin{pmatrix} R & R_{12} \\ 0 & R_{22}\end{pmatrix}`,
-      :math:`R_{22}^\top R_{22} = G_{NN} - R_{12}^\top R_{12}` (the Schur complement), in
-      :math:`O(k^2|N| + |N|^3)`;
-    - **removing** the feature in row :math:`i`: deleting column :math:`i` of :math:`R` leaves
-      an upper Hessenberg block, which Givens rotations make triangular again
-      (``scipy.linalg.qr_delete``), in :math:`O(k(k - i))`;
-    - **solving** :math:`G_{AA}x = b` is two triangular solves, :math:`O(k^2)`.
+    - **append** features :math:`N`: with :math:`R_{12} = R^{-\top} G_{AN}` (a triangular
+      solve), the factor of the bordered block is
+      :math:`\begin{pmatrix} R & R_{12} \\ 0 & R_{22}\end{pmatrix}` with
+      :math:`R_{22}^\top R_{22} = G_{NN} - R_{12}^\top R_{12}`, the Schur complement:
+      :math:`O(k^2|N| + |N|^3)` (for one feature, one triangular solve and a square root);
+    - **remove** features: the rows and columns before the first removed one do not change;
+      the block after it is triangularised again by a QR decomposition that only involves the
+      removed rows: :math:`O(|\text{removed}|\,t^2)` for the :math:`t` features after it;
+    - **solve** :math:`G_{AA}x = b` by two triangular solves, :math:`O(k^2)`.
 
-    The Schur complement is factorised with pivoting (LAPACK ``dpstrf``), on the scale of each
-    feature's own :math:`G_{jj}`: a feature whose column lies within a relative
-    :data:`_PIVOT_RTOL` of the span of the factor's columns would make :math:`G_{AA}` singular
-    or ill-conditioned, and is refused (:meth:`append` returns what it accepted). Since
-    deleting columns can only make the others more independent, every diagonal entry stays at
-    least that far from zero.
+    The Schur complement is factorised with pivoting (LAPACK's ``dpstrf``), each feature on the
+    scale of its own :math:`G_{jj}`: a feature whose column's squared distance to the span of
+    the factor's columns is at most :data:`_PIVOT_RTOL` times its squared length would make
+    :math:`G_{AA}` singular or ill-conditioned, and is refused (:meth:`append` returns the
+    features it accepted). Removing features only moves the others further from the span of
+    the rest, so every pivot stays that far from zero.
     """
 
     def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every feature (the next :meth:`append` factorises afresh)."""
         self.order = np.empty(0, dtype=np.intp)
         self.R = np.empty((0, 0), order="F")
 
     def append(self, G: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Append those of ``features`` that keep the block well-conditioned; return them."""
-        linalg, lapack = _scipy_linalg()
-        k, order = len(self.order), self.order
-        cross = G[np.ix_(order, features)]
-        R12 = linalg.solve_triangular(self.R, cross, trans="T", check_finite=False) \
-            if k else cross
+        lapack = _lapack()      # (LAPACK directly: scipy.linalg's wrappers cost more here)
+        k = len(self.order)
+        cross = G[np.ix_(self.order, features)]
+        R12 = lapack.dtrtrs(self.R, cross, trans=1)[0] if k else cross     # R^-T G_AN
         schur = G[np.ix_(features, features)] - R12.T @ R12
-        scale = np.sqrt(np.maximum(np.diag(G)[features], 1e-300))
+        scale = np.sqrt(np.maximum(G[features, features], 1e-300))
         c, piv, rank, _ = lapack.dpstrf(schur / np.outer(scale, scale), tol=_PIVOT_RTOL)
         keep = piv[:rank] - 1                             # LAPACK's pivots count from 1
-        R = np.zeros((k + rank, k + rank), order="F")
-        R[:k, :k] = self.R
+        R = np.empty((k + rank, k + rank), order="F")
+        R[:k, :k], R[k:, :k] = self.R, 0.0
         R[:k, k:] = R12[:, keep]
         R[k:, k:] = np.triu(c[:rank, :rank]) * scale[keep]
-        self.R, self.order = R, np.concatenate([order, features[keep]])
+        self.R, self.order = R, np.concatenate([self.order, features[keep]])
         return features[keep]
 
     def remove(self, features: np.ndarray) -> None:
-        """Remove ``features`` (all in ``order``) by Givens rotations, the last row first."""
-        linalg = _scipy_linalg()[0]
-        rows = np.flatnonzero(np.isin(self.order, features))
-        k = len(self.order)
-        # qr_delete re-triangularises R with column i deleted, R staying k x (columns left)
-        # with zeros below; it also rotates a Q, of no use here (an identity of that size).
-        Q, R = np.eye(k, order="F"), self.R
-        for i in rows[::-1]:
-            Q, R = linalg.qr_delete(Q, R, i, which="col", overwrite_qr=True,
-                                    check_finite=False)
-        self.R = np.asfortranarray(R[:k - rows.size])
-        self.order = np.delete(self.order, rows)
+        """Remove ``features`` (all of them in ``order``)."""
+        gone = np.isin(self.order, features)
+        first, kept = int(np.argmax(gone)), np.flatnonzero(~gone)
+        tail, k = kept[first:], kept.size         # the kept features after the first removed
+        # The tail's columns lose their entries in the removed rows V, so its new block S must
+        # satisfy S^T S = T^T T + V^T V, T the (triangular) tail rows: S is the R of the QR
+        # of [T; V], which LAPACK's dtpqrt computes for a triangle on top of a rectangle.
+        C = self.R[:, tail]
+        R = np.empty((k, k), order="F")
+        R[:, :first] = self.R[:k, :first]
+        R[:first, first:] = C[:first]
+        if tail.size:
+            T, V = np.asfortranarray(C[tail]), np.asfortranarray(C[gone])
+            R[first:, first:] = _lapack().dtpqrt(0, min(32, tail.size), T, V,
+                                                 overwrite_a=1, overwrite_b=1)[0]
+        self.R, self.order = R, self.order[kept]
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
-        r""":math:`G_{AA}^{-1}` ``rhs`` (``rhs`` in the order of ``order``), as
-        :math:`R^{-1}(R^{-\top}b)`."""
-        linalg = _scipy_linalg()[0]
-        half = linalg.solve_triangular(self.R, rhs, trans="T", check_finite=False)
-        return linalg.solve_triangular(self.R, half, check_finite=False)
+        r""":math:`G_{AA}^{-1}` ``rhs``, ``rhs`` in the order of ``order``:
+        :math:`R^{-1}(R^{-\top}b)` (LAPACK's ``dpotrs``)."""
+        return _lapack().dpotrs(self.R, rhs)[0]
 
 
 # --- the exact subproblem solver -------------------------------------------------------------
 
 def _quad_objective(q, lam, points, *, G=None, R=None):
-    # 0.5 x^T G x - q^T x + lam ||x||_1 for each row x of `points`; with the Cholesky factor
-    # R of G (G = R^T R), x^T G x = ||R x||^2.
+    # 0.5 x^T G x - q^T x + lam ||x||_1 for each row x of `points`, from G or from its
+    # Cholesky factor R (G = R^T R, so x^T G x = ||R x||^2).
     quad = np.einsum("ij,ij->i", points @ G, points) if R is None \
         else np.square(points @ R.T).sum(axis=1)
     return 0.5 * quad - points @ q + lam * np.abs(points).sum(axis=1)
@@ -156,7 +161,7 @@ def _newton_target(G, rhs, x, theta):
     coefficient crosses zero, where the line search stops. ``None`` when no non-zero
     coefficient would cross (the caller then takes coordinate steps instead).
     """
-    _, solution, info = _dposv()(G, rhs)      # a fresh Cholesky solve
+    _, solution, info = _lapack().dposv(G, rhs)      # a fresh Cholesky solve
     if info == 0 and np.all(np.isfinite(solution)):
         return solution
     evals, evecs = np.linalg.eigh(G)
@@ -175,15 +180,17 @@ def _newton_target(G, rhs, x, theta):
 
 def _update_factor(G, factor: _CholeskyFactor, theta, new) -> bool:
     # Bring `factor` to the features with theta != 0: remove those that left, append those
-    # that entered. Newly activated features (`new`) that it refuses (dependent on the others)
-    # wait, theta set back to 0, as long as one of them was accepted. True when the factor
-    # now holds exactly the active set.
-    leaving = factor.order[theta[factor.order] == 0]
-    if leaving.size:
-        factor.remove(leaving)
-    entering = np.setdiff1d(np.flatnonzero(theta), factor.order, assume_unique=True)
-    if entering.size == 0:
+    # that entered. Just-activated features (`new`) that it refuses, as dependent on the
+    # others, wait for a later round (theta back to 0) if it accepted one of them. True when
+    # the factor now holds exactly the features with theta != 0.
+    leaving = theta[factor.order] == 0
+    if leaving.any():
+        factor.remove(factor.order[leaving])
+    entering = theta != 0
+    entering[factor.order] = False
+    if not entering.any():
         return True
+    entering = np.flatnonzero(entering)
     refused = np.setdiff1d(entering, factor.append(G, entering), assume_unique=True)
     if refused.size == 0:
         return True
@@ -194,20 +201,20 @@ def _update_factor(G, factor: _CholeskyFactor, theta, new) -> bool:
 
 
 def _sign_solution(G, q, lam, x, theta, factor, new):
-    # The feature-sign system G_AA x_A = q_A - lam theta_A on A = {theta != 0}:
-    # (A in the order solved, target or None, the kwargs of _quad_objective for G_AA).
-    # The updated factor when it holds A; otherwise (a singular or ill-conditioned block,
-    # or a non-finite solution) _newton_target: a fresh Cholesky, then eigenvalues.
-    if _update_factor(G, factor, theta, new):
+    # Solve G_AA x_A = q_A - lam theta_A, A = {theta != 0}: (A, in the order solved; the
+    # solution, or None; G_AA or its factor R, for _quad_objective). With the updated factor
+    # when it holds A; else (a small block, a singular or ill-conditioned one, or a
+    # non-finite solution) with _newton_target: a fresh Cholesky, then eigenvalues.
+    if np.count_nonzero(theta) >= _UPDATE_FROM and _update_factor(G, factor, theta, new):
         active = factor.order
         target = factor.solve(q[active] - lam * theta[active])
         if np.all(np.isfinite(target)):
             return active, target, {"R": factor.R}
-        factor.__init__()                               # start afresh next time
+        factor.clear()                                  # start afresh next time
     active = np.flatnonzero(theta)
     G_aa = G[np.ix_(active, active)]
-    return active, _newton_target(G_aa, q[active] - lam * theta[active], x[active],
-                                  theta[active]), {"G": G_aa}
+    target = _newton_target(G_aa, q[active] - lam * theta[active], x[active], theta[active])
+    return active, target, {"G": G_aa}
 
 
 def _coordinate_step(G, q, lam, x, g, i):
@@ -229,12 +236,17 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
     towards its solution only as far as the objective keeps decreasing (a sign change ends the
     walk, with the coefficients that crossed set to 0); once the signs are consistent,
     activate every zero coefficient that violates the optimality condition
-    :math:`|g_i| \le \lambda`, with the sign that lowers the objective (those whose columns
-    depend on the active ones wait for a later round, unless none is left). Every step
-    strictly lowers the objective (an exact coordinate step is the fallback), so the sign
-    patterns never repeat and the search ends at the exact minimiser. The system is solved
-    with ``factor``, a :class:`_CholeskyFactor` of :math:`G_{AA}` kept up to date from step to
-    step (and from call to call, when the caller passes it). Returns ``(x, converged)``.
+    :math:`|g_i| \le \lambda`, with the sign that lowers the objective. Every step strictly
+    lowers the objective (an exact coordinate step is the fallback), so the sign patterns never
+    repeat and the search ends at the exact minimiser. Returns ``(x, converged)``.
+
+    The linear systems are solved with ``factor``, a :class:`_CholeskyFactor` of
+    :math:`G_{AA}` updated from one step to the next (and from one call to the next, when the
+    caller keeps it), at :math:`O(k^2)` per feature that enters or leaves instead of
+    :math:`O(k^3)` per step. Activated features whose columns (numerically) depend on the
+    active ones wait for a later round, so that :math:`G_{AA}` stays positive definite; when
+    nothing else is left to activate, they enter with the rest and the singular block goes to
+    :func:`_newton_target`.
     """
     factor = _CholeskyFactor() if factor is None else factor
     x = x.copy()
@@ -294,8 +306,8 @@ class _WorkingSet:
     correlations :math:`X^\top r = X^\top y - X^\top X w` cost :math:`O(p\,|w|_0)` instead of
     a pass over :math:`X` (scikit-learn's ``precompute``). With :math:`n < p` only the rows and
     columns of the working set are computed, as features join it. One object serves a whole
-    lasso path, so the working set and its Gram matrix carry over from one :math:`\lambda` to
-    the next.
+    lasso path, so the working set, its Gram matrix and the Cholesky factor of the active block
+    (:meth:`factor`) carry over from one :math:`\lambda` to the next.
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray):
@@ -307,8 +319,11 @@ class _WorkingSet:
         self._factor, self._factor_lam2 = _CholeskyFactor(), 0.0
 
     def factor(self, lam2: float) -> _CholeskyFactor:
-        """The Cholesky factor of an active block of ``G + lam2 I``, kept from call to call."""
-        if lam2 != self._factor_lam2:                 # (a new one if lam2 has changed)
+        """The factor of an active block of ``G + lam2 I`` (kept while ``lam2`` is the same).
+
+        Its rows index the working set, whose features keep their positions as it grows.
+        """
+        if lam2 != self._factor_lam2:
             self._factor, self._factor_lam2 = _CholeskyFactor(), lam2
         return self._factor
 
@@ -340,8 +355,9 @@ def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter, state=None, *, stacklevel
     Each pass computes :math:`X^\top r` once, checks the duality gap, adds the worst violators
     of :math:`|x_j^\top r|/n \le \lambda_1` (at most as many as the current support, at least
     10) to the working set and solves the problem restricted to it exactly. The working set
-    only grows, so its Gram matrix is extended rather than recomputed; ``state`` (a
-    :class:`_WorkingSet`) carries it along a path. Running out of ``max_iter`` is a
+    only grows, so its Gram matrix is extended rather than recomputed, and the Cholesky factor
+    of the active block carries over; ``state`` (a :class:`_WorkingSet`) carries both along a
+    path. Running out of ``max_iter`` is a
     ``RuntimeWarning`` raised ``stacklevel`` frames up (the reader's call of the public solver).
     """
     n, p = X.shape

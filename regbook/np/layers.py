@@ -30,6 +30,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from regbook import _signatures
 from regbook._architecture import check_mlp_args
 from regbook._validate import (
     check_array,
@@ -651,16 +652,8 @@ class Sequential(Layer):
         return f"Sequential([{inner}])"
 
 
-def make_mlp(
-    n_inputs: int,
-    hidden: Sequence[int] = (128,),
-    n_classes: int = 10,
-    *,
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    seed: int = 0,
-    dtype="float32",
-) -> Sequential:
+@_signatures.implements(_signatures.make_mlp)
+def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) -> Sequential:
     r"""A ReLU MLP ``Linear -> [BatchNorm] -> ReLU -> [Dropout] -> ... -> Linear`` (logits).
 
     .. math:: h_0 = x,\quad
@@ -675,20 +668,6 @@ def make_mlp(
     a generator of its own, spawned from ``numpy.random.SeedSequence(seed)``. So the same seed
     gives the same weights with or without batch norm and dropout. No global generator is used.
 
-    Parameters
-    ----------
-    n_inputs, n_classes : int
-        Input features (>= 1) and classes (>= 2).
-    hidden : sequence of int
-        Widths of the hidden layers (``()`` gives a linear classifier).
-    dropout : float
-        Drop probability in [0, 1) after each hidden ReLU.
-    batchnorm : bool
-        Batch-normalise each hidden layer's pre-activation (PyTorch's convention).
-    seed : int
-        Seed of the weights and of the dropout masks.
-    dtype : {"float32", "float64"} or numpy dtype
-        Dtype of the parameters (and of the batch-norm buffers).
     """
     a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
     n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes

@@ -23,7 +23,7 @@ import numpy as np
 
 from regbook._threads import one_blas_thread
 from regbook._validate import check_array, check_bool, check_float, check_int, check_Xy
-from regbook.np._active_set import _enet_centred, _gap, _WorkingSet
+from regbook.np._active_set import _enet_centred, _gap, _lapack, _WorkingSet
 from regbook.objectives import lasso_objective  # noqa: F401  (its old home, kept importable)
 
 __all__ = ["ridge", "lasso", "elastic_net", "lasso_path", "duality_gap"]
@@ -58,6 +58,7 @@ def _solve(X: np.ndarray, y: np.ndarray, lam1: float, lam2: float, fit_intercept
     if lam1 == 0.0:
         coef = _ridge_centred(Xc, yc, lam2)
     else:
+        _lapack()                      # load SciPy first, so that its BLAS is limited too
         with one_blas_thread():
             # stacklevel 4: a non-convergence warning points at the reader's call.
             coef = _enet_centred(Xc, yc, lam1, lam2, None, tol, max_iter, stacklevel=4)[0]
@@ -263,6 +264,7 @@ def lasso_path(X: np.ndarray, y: np.ndarray, lams, *, fit_intercept: bool = True
     Xc, yc, x_mean, y_mean = _centre(X, y, fit_intercept)
     coefs = np.zeros((len(lams), X.shape[1]))
     w, state = None, _WorkingSet(Xc, yc)          # shared by every lam, largest first
+    _lapack()                      # load SciPy first, so that its BLAS is limited too
     with one_blas_thread():
         for i in np.argsort(-lams, kind="stable"):
             if lams[i] == 0.0:

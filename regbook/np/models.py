@@ -9,10 +9,10 @@ generator touched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 
+from regbook import _signatures
 from regbook._architecture import check_cnn_args
 from regbook._validate import (
     check_float_dtype,
@@ -34,20 +34,9 @@ from regbook.np.layers import (
 __all__ = ["make_mlp", "make_cnn"]
 
 
-def make_cnn(
-    n_inputs: int = 40,
-    n_classes: int = 10,
-    *,
-    channels: Sequence[int] = (25, 25, 25),
-    kernel_size: int | Sequence[int] = (5, 3, 3),
-    stride: int = 2,
-    padding: int = 1,
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    layernorm: bool = False,
-    seed: int = 0,
-    dtype="float32",
-) -> Sequential:
+@_signatures.implements(_signatures.make_cnn)
+def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dropout, batchnorm,
+             layernorm, seed, dtype) -> Sequential:
     r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
 
     The model adds the channel axis itself (:class:`regbook.np.AddChannel`: ``(N, L)`` ->
@@ -75,29 +64,6 @@ def make_cnn(
     ``numpy.random.SeedSequence(seed)``. So a seed gives the same weights whatever
     ``dropout``, ``batchnorm`` and ``layernorm`` are, and no global generator is used. (He
     initialisation: build the layers with ``init="he"``, :class:`regbook.np.Conv1d`.)
-
-    Parameters
-    ----------
-    n_inputs : int
-        Length :math:`L_0` of an input row; long enough that every block's padded input is at
-        least its kernel.
-    n_classes : int
-        Classes (>= 2).
-    channels : sequence of int
-        Output channels of each block (each >= 1, at least one block).
-    kernel_size : int or sequence of int
-        Kernel width of each block (same length as ``channels``); an int for every block.
-    stride, padding : int
-        Of every convolution (stride >= 1, padding >= 0: zeros on both sides).
-    dropout : float
-        Drop probability :math:`p \in [0, 1)` after every ReLU.
-    batchnorm, layernorm : bool
-        Normalise every convolution's output over the batch (per channel) or over the
-        channels (per example and position); not both.
-    seed : int
-        Seed of the weights and of the dropout masks, in ``[0, 2**32 - 1]``.
-    dtype : {"float32", "float64"} or numpy dtype
-        Of the parameters (and of the batch-norm buffers).
 
     Returns
     -------

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from regbook._training import LOSSES, OPTIMIZERS, batch_order, check_training_args
+from regbook import _signatures
+from regbook._training import (LOSSES, OPTIMIZERS, batch_order, check_training_args,
+                               linear_fit_path)
 from regbook._validate import check_array, check_bool, check_float, check_int, check_labels
 from regbook.history import FitPath
 from regbook.np.layers import Linear
@@ -30,22 +32,13 @@ from regbook.np.training import (
     n_inputs_outputs,
     train_step,
 )
-from regbook.objectives import lasso_objective
 
 __all__ = ["OPTIMIZERS", "LOSSES", "make_linear", "fit_penalized", "fit_linear"]
 
 
-def make_linear(n_features: int, *, coef=None, intercept: float = 0.0) -> Linear:
+@_signatures.implements(_signatures.make_linear)
+def make_linear(n_features, *, coef, intercept) -> Linear:
     r"""A float64 linear model :math:`f(x) = x^\top w + b` with given starting weights.
-
-    Parameters
-    ----------
-    n_features : int
-        :math:`d \ge 1`.
-    coef : array_like, shape (d,), optional
-        Starting :math:`w` (zeros by default).
-    intercept : float
-        Starting :math:`b`.
 
     Returns
     -------
@@ -78,25 +71,9 @@ def squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return 0.5 * float(np.mean(r * r)), (r / len(y)).reshape(out.shape)
 
 
-def fit_penalized(
-    model,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    loss: str = "squared_error",
-    optimizer: str = "sgd",
-    lr: float = 0.1,
-    momentum: float = 0.0,
-    eps: float | None = None,
-    weight_decay: float = 0.0,
-    lam1: float = 0.0,
-    lam2: float = 0.0,
-    epochs: int = 100,
-    batch_size: int | None = None,
-    shuffle: bool = False,
-    seed: int = 0,
-    record_weights: bool = False,
-) -> dict[str, list]:
+@_signatures.implements(_signatures.fit_penalized)
+def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_decay, lam1, lam2,
+                  epochs, batch_size, shuffle, seed, record_weights) -> dict[str, list]:
     r"""Train ``model`` in place on a data loss plus the book's L1/L2 penalty over its weights.
 
     .. math:: J(\theta) = \frac{1}{n}\sum_i \ell(f_\theta(x_i), y_i)
@@ -107,39 +84,6 @@ def fit_penalized(
     :class:`regbook.np.SGD`, :class:`~regbook.np.Adam` or :class:`~regbook.np.AdamW`, whose
     ``weight_decay`` acts on the weights only: ``SGD`` and ``Adam`` add ``weight_decay * W`` to
     the gradient, ``AdamW`` shrinks ``W`` by ``1 - lr * weight_decay``.
-
-    Parameters
-    ----------
-    model : regbook.np.Linear, regbook.np.Sequential, ...
-        Any object of the layer protocol; usually :func:`make_linear`.
-    X : array_like, shape (n, d)
-        Inputs (converted to the model's dtype).
-    y : array_like, shape (n,)
-        Targets (float) or class labels (int).
-    loss : {"squared_error", "cross_entropy"}
-    optimizer : {"sgd", "adam", "adamw"}
-    lr : float
-        Learning rate, > 0.
-    momentum : float
-        SGD momentum in [0, 1) (``optimizer="sgd"`` only).
-    eps : float, optional
-        Adam's epsilon; PyTorch's default 1e-8 when ``None``.
-    weight_decay : float
-        The optimizer's ``weight_decay`` (PyTorch's meaning), >= 0. The default 0 holds for
-        ``AdamW`` too (PyTorch's own default there is 1e-2).
-    lam1, lam2 : float
-        The book's L1 and L2 strengths, >= 0.
-    epochs : int
-        Passes over the data, >= 1.
-    batch_size : int, optional
-        Examples per step; all of them (full-batch gradient descent) when ``None``. Every
-        batch of :func:`regbook._training.batch_order` is used, none skipped.
-    shuffle : bool
-        Reshuffle every epoch with a NumPy generator seeded by ``seed`` (else data order).
-    seed : int
-        Seeds the shuffling (dropout layers draw from their own generators).
-    record_weights : bool
-        Also record every parameter after every step.
 
     Training steps run in training mode; :math:`J` is measured in evaluation mode
     (deterministic, running statistics untouched).
@@ -225,14 +169,4 @@ def fit_linear(
         them (the decoupled weight decay of ``AdamW`` is not part of it) -- the same record as
         :func:`regbook.np.gradient_descent` and :func:`regbook.torch.fit_linear`.
     """
-    X = check_array(X, "X", ndim=2)
-    if "loss" in kwargs or "record_weights" in kwargs:
-        raise TypeError("fit_linear sets loss and record_weights itself")
-    model = make_linear(X.shape[1], coef=coef_init, intercept=intercept_init)
-    history = fit_penalized(model, X, y, loss="squared_error", record_weights=True, **kwargs)
-    coef = np.stack([w[0].reshape(-1) for w in history["weights"]])
-    intercept = np.array([float(w[1][0]) for w in history["weights"]])
-    lam1, lam2 = kwargs.get("lam1", 0.0), kwargs.get("lam2", 0.0)
-    losses = np.array([lasso_objective(X, y, c, b, lam1, lam2) for c, b in zip(coef, intercept)])
-    return model, FitPath(coefs=coef, intercepts=intercept, losses=losses,
-                          lr=kwargs.get("lr", 0.1))
+    return linear_fit_path(make_linear, fit_penalized, X, y, coef_init, intercept_init, kwargs)

@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from regbook import _signatures
 from regbook._training import check_fit_classifier_args, run_epochs
 from regbook._validate import check_array, check_int, check_labels, check_Xy
-from regbook.early_stopping import EarlyStopping
 from regbook.history import History
 from regbook.np.layers import _leaves
 from regbook.np.losses import softmax_cross_entropy
@@ -152,27 +152,8 @@ def evaluate_classifier(model, X: np.ndarray, y: np.ndarray) -> tuple[float, flo
 
 # --- the classifier loop ---------------------------------------------------------------------
 
-def fit_classifier(
-    model,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    *,
-    X_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    optimizer: str | Optimizer = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    lam1: float = 0.0,
-    lam2: float = 0.0,
-    decay_scope: str = "weights",
-    epochs: int = 100,
-    batch_size: int = 32,
-    seed: int = 0,
-    early_stopping: EarlyStopping | None = None,
-    monitor: str = "val_loss",
-    progress: bool = False,
-) -> History:
+@_signatures.implements(_signatures.fit_classifier)
+def fit_classifier(model, X_train, y_train, **options) -> History:
     r"""Train a NumPy classifier in place on the penalised mean softmax cross-entropy.
 
     Each mini-batch :math:`B` takes one optimizer step on
@@ -188,43 +169,12 @@ def fit_classifier(
     (:func:`regbook._training.minibatches`). Dropout masks come from the layers' own
     generators; no global generator is used. Features are float32.
 
-    Parameters
-    ----------
-    model : regbook.np.Sequential (or any object with the layer protocol)
-        Usually :func:`regbook.np.make_mlp` or :func:`regbook.np.make_cnn`; trained in place.
-    X_train, y_train : numpy.ndarray
-        Features ``(n, d)`` and integer labels ``(n,)`` in ``[0, n_outputs)``.
-    X_val, y_val : numpy.ndarray, optional
-        Validation data (both or neither).
-    optimizer : {"adam", "sgd", "adamw"} or regbook.np.SGD / Adam / AdamW
-        By name, built from ``lr``, ``momentum`` (SGD only) and ``weight_decay``; or an
-        optimizer object, which carries its own settings (``lr``, ``momentum`` and
-        ``weight_decay`` must then be left at their defaults) and its state across calls.
-    lr : float
-        Learning rate, > 0.
-    momentum : float
-        SGD momentum in [0, 1).
-    weight_decay : float
-        The optimizer's ``weight_decay`` with PyTorch's meaning: coupled (added to the
-        gradient) for ``"sgd"`` and ``"adam"``, decoupled (:math:`w \leftarrow w - \eta\lambda
-        w`) for ``"adamw"``; on the ``decay_scope`` parameters only.
-    lam1, lam2 : float
-        The book's L1 and L2 strengths in the objective above, >= 0.
-    decay_scope : {"weights", "all"}
-        ``"weights"``: the Linear kernels ``W`` and Conv1d kernels ``w``
-        (:func:`regbook.np.split_decay_params`; no biases, no batch-norm or layer-norm
-        ``gamma``/``beta``); ``"all"``: every parameter.
-    epochs, batch_size : int
-        Passes over the data and examples per step.
-    seed : int
-        Seed of the batch order.
-    early_stopping : regbook.EarlyStopping, optional
-        Fed ``history[monitor][-1]`` after each epoch (:func:`regbook._training.run_epochs`);
-        its best weights are restored at the end when it holds them.
-    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}
-        The history entry ``early_stopping`` watches.
-    progress : bool
-        Show a tqdm progress bar over the epochs.
+    ``optimizer`` may also be a :class:`regbook.np.SGD`, :class:`~regbook.np.Adam` or
+    :class:`~regbook.np.AdamW` object, which carries its own settings (``lr``, ``momentum``
+    and ``weight_decay`` must then be left at their defaults) and its state across calls. The
+    model is any object with the toolkit's layer protocol (usually :func:`regbook.np.make_mlp`
+    or :func:`regbook.np.make_cnn`); ``decay_scope="weights"`` means its Linear ``W`` and
+    Conv1d ``w`` kernels (:func:`regbook.np.split_decay_params`).
 
     Returns
     -------
@@ -234,13 +184,10 @@ def fit_classifier(
         ``best_epoch``, ``restored``.
     """
     check_model(model)
-    if not isinstance(optimizer, str):
-        _check_left_at_defaults(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    a = check_fit_classifier_args(
-        X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
-        weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope,
-        epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=early_stopping,
-        monitor=monitor, progress=progress, allow_optimizer_object=True)
+    if not isinstance(options["optimizer"], str):
+        _check_left_at_defaults(options["optimizer"], lr=options["lr"],
+                                momentum=options["momentum"], weight_decay=options["weight_decay"])
+    a = check_fit_classifier_args(X_train, y_train, **options, allow_optimizer_object=True)
     opt = a["optimizer"] if not isinstance(a["optimizer"], str) else make_optimizer(
         a["optimizer"], lr=a["lr"], momentum=a["momentum"], weight_decay=a["weight_decay"])
     train, validation = (a["X_train"], a["y_train"]), a["validation"]

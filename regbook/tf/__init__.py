@@ -52,6 +52,11 @@ from regbook.tf.augment import apply_augmenter, make_augmenter  # noqa: E402
 
 __all__ += ["make_augmenter", "apply_augmenter"]
 
+# --- many seeds (one after the other) ---
+from regbook.tf.stacked import fit_seeds  # noqa: E402
+
+__all__ += ["fit_seeds"]
+
 # --- threads chosen by regbook.notebook.setup (REGBOOK_THREADS), whatever the import order ---
 from regbook._threads import framework_threads as _framework_threads  # noqa: E402
 

@@ -7,11 +7,11 @@ derived from ``seed`` (:func:`layer_seed`), never from a global generator.
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import keras
 import numpy as np
 
+from regbook import _signatures
 from regbook._architecture import check_cnn_args, check_mlp_args
 from regbook._validate import check_array, check_float, check_int
 from regbook.tf.batchnorm import BatchNorm
@@ -47,16 +47,8 @@ def check_dtype(dtype, name: str = "dtype") -> str:
     return value
 
 
-def make_mlp(
-    n_inputs: int,
-    hidden: Sequence[int] = (128,),
-    n_classes: int = 10,
-    *,
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    seed: int = 0,
-    dtype: str = "float32",
-) -> keras.Sequential:
+@_signatures.implements(_signatures.make_mlp)
+def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) -> keras.Sequential:
     r"""A ReLU multilayer perceptron returning logits, ``Dense -> [BN] -> ReLU -> [Dropout]``.
 
     .. math:: h_0 = x,\quad h_\ell = \operatorname{drop}_p\bigl(\max(0,
@@ -64,30 +56,6 @@ def make_mlp(
               \text{logits} = h_{L-1} W_L + b_L
 
     (Keras kernels are ``(in, out)``, hence :math:`hW` rather than PyTorch's :math:`Wh`.)
-
-    Parameters
-    ----------
-    n_inputs : int
-        Number of input features.
-    hidden : sequence of int
-        Width of each hidden layer (``(128,)``; ``()`` gives multinomial logistic regression).
-    n_classes : int
-        Number of outputs (logits), at least 2.
-    dropout : float
-        Drop probability :math:`p \in [0, 1)` of a ``keras.layers.Dropout`` after each hidden
-        ReLU; none when 0.
-    batchnorm : bool
-        A :class:`regbook.tf.BatchNorm` (PyTorch's convention: momentum 0.1, eps 1e-5, the
-        unbiased running variance) between each hidden ``Dense`` and its ReLU.
-    seed : int
-        The Dense layers use Keras's default initialisation (Glorot uniform kernels, zero
-        biases) with the explicit seed :func:`layer_seed(seed, "dense", i) <layer_seed>`, and
-        the Dropout layers the seed ``layer_seed(seed, "dropout", i)``: the same seed gives the
-        same weights and the same masks, and dropout or batch norm leave the Dense weights of a
-        seed unchanged. No global generator is read or reseeded.
-    dtype : {"float32", "float64"}
-        The model's floating-point type (NumPy and TensorFlow dtypes accepted). Keras draws the
-        weights in this type, so a seed gives different weights in float32 and float64.
 
     Returns
     -------
@@ -117,20 +85,9 @@ def _dense(units: int, seed: int, index: int, dtype: str) -> keras.layers.Dense:
                               dtype=dtype)
 
 
-def make_cnn(
-    n_inputs: int = 40,
-    n_classes: int = 10,
-    *,
-    channels: Sequence[int] = (25, 25, 25),
-    kernel_size: int | Sequence[int] = (5, 3, 3),
-    stride: int = 2,
-    padding: int = 1,
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    layernorm: bool = False,
-    seed: int = 0,
-    dtype: str = "float32",
-) -> keras.Sequential:
+@_signatures.implements(_signatures.make_cnn)
+def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dropout, batchnorm,
+             layernorm, seed, dtype) -> keras.Sequential:
     r"""A 1-D convolutional classifier returning logits; the defaults are MNIST-1D's CNN.
 
     The model takes the rows ``(N, n_inputs)`` of :func:`make_mlp`, adds a channel axis
@@ -149,35 +106,6 @@ def make_cnn(
     weight the ``Dense`` kernel transposed. With the defaults the lengths are
     40 -> 19 -> 10 -> 5 and the head is ``Dense(10)`` on 125 features: 5,210 parameters, the
     paper's ``ConvBase`` (Greydanus & Steinbach, 2024).
-
-    Parameters
-    ----------
-    n_inputs : int
-        Length :math:`L` of an input row; every block must see at least a whole window.
-    n_classes : int
-        Number of outputs (logits), at least 2.
-    channels : sequence of int
-        Output channels of each block (non-empty).
-    kernel_size : int or sequence of int
-        Window of each block (one entry per block; an int for all blocks).
-    stride, padding : int
-        Stride (>= 1) and zeros on each side (>= 0) of every block's convolution.
-    dropout : float
-        Drop probability :math:`p \in [0, 1)` of a ``keras.layers.Dropout`` after each ReLU.
-    batchnorm : bool
-        A :class:`regbook.tf.BatchNorm` (PyTorch's ``BatchNorm1d`` convention; statistics over
-        the batch and the positions) between each convolution and its ReLU.
-    layernorm : bool
-        A :class:`regbook.tf.LayerNorm` over the channels at each position (eps 1e-5) between
-        each convolution and its ReLU. Not together with ``batchnorm``.
-    seed : int
-        Conv1D and Dense layers use Keras's default initialisation (Glorot uniform kernels,
-        zero biases) with the explicit seeds :func:`layer_seed(seed, "conv", b) <layer_seed>`
-        and ``layer_seed(seed, "dense", 0)``, Dropout layers ``layer_seed(seed, "dropout",
-        b)``: the same seed gives the same weights and masks, and dropout or normalization
-        leave the weights of a seed unchanged. No global generator is read or reseeded.
-    dtype : {"float32", "float64"}
-        The model's floating-point type (NumPy and TensorFlow dtypes accepted).
 
     Returns
     -------
@@ -214,17 +142,9 @@ def make_cnn(
     return keras.Sequential(layers)
 
 
-def make_linear(n_features: int, *, coef=None, intercept: float = 0.0) -> keras.Sequential:
+@_signatures.implements(_signatures.make_linear)
+def make_linear(n_features, *, coef, intercept) -> keras.Sequential:
     r"""A float64 Keras linear model :math:`f(x) = x^\top w + b` with given starting weights.
-
-    Parameters
-    ----------
-    n_features : int
-        :math:`d \ge 1`.
-    coef : array_like, shape (d,), optional
-        Starting :math:`w` (zeros by default).
-    intercept : float
-        Starting :math:`b`.
 
     Returns
     -------

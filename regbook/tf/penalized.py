@@ -22,10 +22,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regbook._training import LOSSES, OPTIMIZERS, batch_order, check_training_args
-from regbook._validate import check_array
+from regbook import _signatures
+from regbook._training import (LOSSES, OPTIMIZERS, batch_order, check_training_args,
+                               linear_fit_path)
 from regbook.history import FitPath
-from regbook.objectives import lasso_objective
 from regbook.tf.models import make_linear
 from regbook.tf.penalties import exclude_from_weight_decay, set_kernel_regularizers
 from regbook.tf.training import data_loss, gradient_step
@@ -55,25 +55,9 @@ def _regularization(model: keras.Model) -> tf.Tensor | float:
     return sum((tf.cast(p, dtype) for p in model.losses), 0.0)
 
 
-def fit_penalized(
-    model: keras.Model,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    loss: str = "squared_error",
-    optimizer: str = "sgd",
-    lr: float = 0.1,
-    momentum: float = 0.0,
-    eps: float | None = None,
-    weight_decay: float = 0.0,
-    lam1: float = 0.0,
-    lam2: float = 0.0,
-    epochs: int = 100,
-    batch_size: int | None = None,
-    shuffle: bool = False,
-    seed: int = 0,
-    record_weights: bool = False,
-) -> dict[str, list]:
+@_signatures.implements(_signatures.fit_penalized)
+def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_decay, lam1, lam2,
+                  epochs, batch_size, shuffle, seed, record_weights) -> dict[str, list]:
     r"""Train a built Keras ``model`` in place on a data loss plus the book's L1/L2 penalty.
 
     .. math:: J(\theta) = \frac{1}{n}\sum_i \ell(f_\theta(x_i), y_i)
@@ -150,14 +134,4 @@ def fit_linear(
         ``coefs`` ``(T + 1, d)``, ``intercepts`` ``(T + 1,)`` and ``losses`` ``(T + 1,)`` (the
         objective) at the start and after each of the :math:`T` steps.
     """
-    X = check_array(X, "X", ndim=2)
-    if "loss" in kwargs or "record_weights" in kwargs:
-        raise TypeError("fit_linear sets loss and record_weights itself")
-    model = make_linear(X.shape[1], coef=coef_init, intercept=intercept_init)
-    history = fit_penalized(model, X, y, loss="squared_error", record_weights=True, **kwargs)
-    coef = np.stack([w[0].reshape(-1) for w in history["weights"]])
-    intercept = np.array([float(w[1][0]) for w in history["weights"]])
-    lam1, lam2 = kwargs.get("lam1", 0.0), kwargs.get("lam2", 0.0)
-    losses = np.array([lasso_objective(X, y, c, b, lam1, lam2) for c, b in zip(coef, intercept)])
-    return model, FitPath(coefs=coef, intercepts=intercept, losses=losses,
-                          lr=kwargs.get("lr", 0.1))
+    return linear_fit_path(make_linear, fit_penalized, X, y, coef_init, intercept_init, kwargs)

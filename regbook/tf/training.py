@@ -19,9 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from regbook import _signatures
 from regbook._training import OPTIMIZERS, check_fit_classifier_args, run_epochs
 from regbook._validate import check_array, check_classification_data, check_int, check_labels
-from regbook.early_stopping import EarlyStopping
 from regbook.history import History
 from regbook.tf.penalties import l1_penalty, l2_penalty, split_decay_params
 
@@ -30,6 +30,12 @@ __all__ = ["fit_classifier", "predict_logits", "evaluate_classifier", "PyTorchUp
 
 
 # --- the model: its type, dtype, input and output widths -------------------------------------
+
+def _numpy_dtype(model: keras.Model) -> np.dtype:
+    """The dtype of the model's weights (float64 data for a float64 model)."""
+    weights = model.trainable_variables
+    return np.dtype(keras.backend.standardize_dtype(weights[0].dtype)) if weights else np.float32
+
 
 def _check_model(model) -> keras.Model:
     if not isinstance(model, keras.Model):
@@ -321,28 +327,8 @@ class _KerasCallbacks:
 
 # --- the loop --------------------------------------------------------------------------------
 
-def fit_classifier(
-    model: keras.Model,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    *,
-    X_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    lam1: float = 0.0,
-    lam2: float = 0.0,
-    decay_scope: str = "weights",
-    epochs: int = 100,
-    batch_size: int = 32,
-    seed: int = 0,
-    early_stopping: EarlyStopping | None = None,
-    monitor: str = "val_loss",
-    progress: bool = False,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
-) -> History:
+@_signatures.implements(_signatures.fit_classifier)
+def fit_classifier(model, X_train, y_train, *, callbacks=None, **options) -> History:
     r"""Train a Keras classifier in mini-batches on the cross-entropy plus the book's penalties.
 
     Each step minimises, on its batch :math:`B`,
@@ -360,46 +346,13 @@ def fit_classifier(
     backend; dropout masks come from the model's Dropout layers' own seeds
     (:func:`regbook.tf.make_mlp` sets them). No global generator is read or reseeded.
 
-    Parameters
-    ----------
-    model : keras.Model
-        Trained in place.
-    X_train, y_train : array_like, shapes (n, d) and (n,)
-        Features (rounded to float32 like every backend's, then cast to the model's dtype) and
-        integer labels in ``[0, n_classes)``, checked against the model's input width and
-        number of outputs before any step.
-    X_val, y_val : array_like, optional
-        Validation data (both or neither), measured after every epoch.
-    optimizer : {"adam", "sgd", "adamw"}
-    lr : float
-        Learning rate, > 0.
-    momentum : float
-        SGD momentum in [0, 1) (``optimizer="sgd"`` only), PyTorch's heavy ball
-        :math:`b \leftarrow \mu b + g,\ w \leftarrow w - \eta b`.
-    weight_decay : float
-        **PyTorch's meaning** (the book's, in every backend), on the ``decay_scope`` variables:
-        coupled for ``"sgd"`` and ``"adam"`` (``weight_decay * W`` added to the gradient; with
-        SGD the same as ``lam2 = weight_decay``), decoupled for ``"adamw"``
-        (:math:`W \leftarrow W - \eta\,\text{wd}\,W`). Not Keras's optimizers' ``weight_decay``,
-        which is decoupled in all of them.
-    lam1, lam2 : float
-        The book's L1 and L2 strengths (>= 0), terms of the loss
-        (:func:`regbook.tf.l1_penalty`, :func:`regbook.tf.l2_penalty`, exact in float64).
-    decay_scope : {"weights", "all"}
-        ``"weights"``: the kernels of :func:`regbook.tf.split_decay_params` (no biases, no
-        normalization parameters); ``"all"``: every trainable variable.
-    epochs, batch_size : int
-        Passes over the data and examples per step (>= 1).
-    seed : int
-        Seeds the batch order.
-    early_stopping : regbook.EarlyStopping, optional
-        Reset first, fed ``history[monitor][-1]`` after each epoch with ``model.get_weights()``;
-        its best weights are set back at the end when it restores (even without an early stop,
-        as Keras 3 does).
-    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}
-        The entry passed to ``early_stopping`` (``val_*`` needs validation data).
-    progress : bool
-        Show a tqdm bar over the epochs.
+    ``weight_decay`` has **PyTorch's meaning** (the book's, in every backend), not that of Keras
+    optimizers' ``weight_decay`` (decoupled in all of them); SGD's momentum is PyTorch's heavy
+    ball :math:`b \leftarrow \mu b + g,\ w \leftarrow w - \eta b`. Early stopping is fed
+    ``model.get_weights()``, set back when it restores.
+
+    Other Parameters
+    ----------------
     callbacks : list of keras.callbacks.Callback, optional
         Driven by hand as ``model.fit`` drives them: ``set_model(model)``, ``set_params``,
         ``on_train_begin()``, ``on_epoch_begin(epoch)`` before each epoch's first step,
@@ -419,11 +372,7 @@ def fit_classifier(
         ``early_stopping`` only).
     """
     model = _check_model(model)
-    a = check_fit_classifier_args(
-        X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
-        weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope, epochs=epochs,
-        batch_size=batch_size, seed=seed, early_stopping=early_stopping, monitor=monitor,
-        progress=progress)
+    a = check_fit_classifier_args(X_train, y_train, **options, dtype=_numpy_dtype(model))
     callbacks = _check_callbacks(callbacks)
     n_classes = _n_outputs(model, a["X_train"], "X_train")
     check_labels(a["y_train"], "y_train", n_classes)

@@ -36,6 +36,11 @@ from regbook.torch.layernorm import LayerNorm  # noqa: E402
 
 __all__ += ["LayerNorm"]
 
+# --- many seeds at once (torch.func + vmap) ---
+from regbook.torch.stacked import fit_seeds  # noqa: E402
+
+__all__ += ["fit_seeds"]
+
 # --- threads chosen by regbook.notebook.setup (REGBOOK_THREADS), whatever the import order ---
 from regbook._threads import framework_threads as _framework_threads  # noqa: E402
 

@@ -8,12 +8,12 @@ network, and the caller's global generator is left exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from regbook import _signatures
 from regbook._architecture import check_cnn_args, check_mlp_args
 from regbook._validate import (
     check_array,
@@ -44,16 +44,8 @@ def _check_dtype(dtype, name: str = "dtype") -> torch.dtype:
     return DTYPES[check_choice(dtype, name, DTYPES)]
 
 
-def make_mlp(
-    n_inputs: int,
-    hidden: Sequence[int] = (128,),
-    n_classes: int = 10,
-    *,
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    seed: int = 0,
-    dtype: str | torch.dtype = "float32",
-) -> nn.Sequential:
+@_signatures.implements(_signatures.make_mlp)
+def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) -> nn.Sequential:
     r"""A ReLU MLP ``Linear -> [BatchNorm1d] -> ReLU -> [Dropout] -> ... -> Linear`` (logits).
 
     .. math:: h_0 = x,\quad
@@ -66,21 +58,6 @@ def make_mlp(
     ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``: the global generator is left
     untouched, and since batch norm (:math:`\gamma = 1, \beta = 0`) and dropout draw nothing,
     a seed gives the same ``Linear`` weights whatever ``dropout`` and ``batchnorm`` are.
-
-    Parameters
-    ----------
-    n_inputs, n_classes : int
-        Input features (>= 1) and classes (>= 2).
-    hidden : sequence of int
-        Widths of the hidden layers (each >= 1); ``()`` gives multinomial logistic regression.
-    dropout : float
-        Drop probability :math:`p \in [0, 1)` after every hidden ReLU.
-    batchnorm : bool
-        Insert ``nn.BatchNorm1d`` between every hidden ``Linear`` and its ReLU.
-    seed : int
-        Seed of the weights, in ``[0, 2**32 - 1]``.
-    dtype : {"float32", "float64"} or torch.dtype
-        The parameters' dtype (a NumPy dtype is accepted too). The model is on the CPU.
 
     Returns
     -------
@@ -107,20 +84,9 @@ def make_mlp(
     return nn.Sequential(*layers)
 
 
-def make_cnn(
-    n_inputs: int = 40,
-    n_classes: int = 10,
-    *,
-    channels: Sequence[int] = (25, 25, 25),
-    kernel_size: int | Sequence[int] = (5, 3, 3),
-    stride: int = 2,
-    padding: int = 1,
-    dropout: float = 0.0,
-    batchnorm: bool = False,
-    layernorm: bool = False,
-    seed: int = 0,
-    dtype: str | torch.dtype = "float32",
-) -> nn.Sequential:
+@_signatures.implements(_signatures.make_cnn)
+def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dropout, batchnorm,
+             layernorm, seed, dtype) -> nn.Sequential:
     r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
 
     The model adds the channel axis itself (``nn.Unflatten(1, (1, n_inputs))``: ``(N, L)`` ->
@@ -147,29 +113,6 @@ def make_cnn(
     inside ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``: the global generator
     is left untouched, and a seed gives the same weights whatever ``dropout``, ``batchnorm``
     and ``layernorm`` are.
-
-    Parameters
-    ----------
-    n_inputs : int
-        Length :math:`L_0` of an input row; long enough that every block's padded input is at
-        least its kernel.
-    n_classes : int
-        Classes (>= 2).
-    channels : sequence of int
-        Output channels of each block (each >= 1, at least one block).
-    kernel_size : int or sequence of int
-        Kernel width of each block (same length as ``channels``); an int for every block.
-    stride, padding : int
-        Of every convolution (stride >= 1, padding >= 0: zeros on both sides).
-    dropout : float
-        Drop probability :math:`p \in [0, 1)` after every ReLU.
-    batchnorm, layernorm : bool
-        Normalise every convolution's output over the batch (per channel) or over the
-        channels (per example and position); not both.
-    seed : int
-        Seed of the weights, in ``[0, 2**32 - 1]``.
-    dtype : {"float32", "float64"} or torch.dtype
-        The parameters' dtype (a NumPy dtype is accepted too). The model is on the CPU.
 
     Returns
     -------
@@ -203,17 +146,9 @@ def make_cnn(
     return nn.Sequential(*layers)
 
 
-def make_linear(n_features: int, *, coef=None, intercept: float = 0.0) -> nn.Linear:
+@_signatures.implements(_signatures.make_linear)
+def make_linear(n_features, *, coef, intercept) -> nn.Linear:
     r"""A float64 linear model :math:`f(x) = x^\top w + b` with given starting weights.
-
-    Parameters
-    ----------
-    n_features : int
-        :math:`d \ge 1`.
-    coef : array_like, shape (d,), optional
-        Starting :math:`w` (zeros by default).
-    intercept : float
-        Starting :math:`b`.
 
     Returns
     -------

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from regbook._training import LOSSES, OPTIMIZERS, batch_order, check_training_args
-from regbook._validate import check_array, check_bool
+from regbook import _signatures
+from regbook._training import (LOSSES, OPTIMIZERS, batch_order, check_training_args,
+                               linear_fit_path)
+from regbook._validate import check_bool
 from regbook.history import FitPath
-from regbook.objectives import lasso_objective
 from regbook.torch.models import make_linear
 from regbook.torch.penalties import l1_penalty, l2_penalty, split_decay_params
 
@@ -89,25 +90,9 @@ def _data_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(out, y)
 
 
-def fit_penalized(
-    model: nn.Module,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    loss: str = "squared_error",
-    optimizer: str = "sgd",
-    lr: float = 0.1,
-    momentum: float = 0.0,
-    eps: float | None = None,
-    weight_decay: float = 0.0,
-    lam1: float = 0.0,
-    lam2: float = 0.0,
-    epochs: int = 100,
-    batch_size: int | None = None,
-    shuffle: bool = False,
-    seed: int = 0,
-    record_weights: bool = False,
-) -> dict[str, list]:
+@_signatures.implements(_signatures.fit_penalized)
+def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_decay, lam1, lam2,
+                  epochs, batch_size, shuffle, seed, record_weights) -> dict[str, list]:
     r"""Train ``model`` in place on a data loss plus the book's L1/L2 penalty over its weights.
 
     .. math:: J(\theta) = \frac{1}{n}\sum_i \ell(f_\theta(x_i), y_i)
@@ -118,38 +103,6 @@ def fit_penalized(
     optimizer for the weights only (the groups of :func:`regbook.torch.param_groups`): ``SGD``
     and ``Adam`` add ``weight_decay * W`` to the gradient, ``AdamW`` shrinks ``W`` by
     ``1 - lr * weight_decay``.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    X : array_like, shape (n, d)
-        Inputs (converted to the model's dtype).
-    y : array_like, shape (n,)
-        Targets (float) or class labels (int).
-    loss : {"squared_error", "cross_entropy"}
-    optimizer : {"sgd", "adam", "adamw"}
-    lr : float
-        Learning rate, > 0.
-    momentum : float
-        SGD momentum in [0, 1) (``optimizer="sgd"`` only).
-    eps : float, optional
-        Adam's epsilon; PyTorch's default 1e-8 when ``None``.
-    weight_decay : float
-        The optimizer's ``weight_decay`` (PyTorch's meaning), >= 0. The default 0 holds for
-        ``AdamW`` too (PyTorch's own default there is 1e-2).
-    lam1, lam2 : float
-        The book's L1 and L2 strengths, >= 0.
-    epochs : int
-        Passes over the data, >= 1.
-    batch_size : int, optional
-        Examples per step; all of them (full-batch gradient descent) when ``None``.
-    shuffle : bool
-        Reshuffle every epoch with a NumPy generator seeded by ``seed`` (else data order).
-    seed : int
-        Seeds the shuffling and, inside ``torch.random.fork_rng``, PyTorch's generator (dropout
-        masks); the caller's global generator is left as it was.
-    record_weights : bool
-        Also record every parameter after every step.
 
     The model trains in training mode; :math:`J` on the whole training set is measured in
     evaluation mode (no dropout, batch norm's running statistics left alone), as the NumPy and
@@ -239,14 +192,4 @@ def fit_linear(
         them (the decoupled weight decay of ``AdamW`` is not part of it) -- the same record as
         :func:`regbook.np.gradient_descent`.
     """
-    X = check_array(X, "X", ndim=2)
-    if "loss" in kwargs or "record_weights" in kwargs:
-        raise TypeError("fit_linear sets loss and record_weights itself")
-    model = make_linear(X.shape[1], coef=coef_init, intercept=intercept_init)
-    history = fit_penalized(model, X, y, loss="squared_error", record_weights=True, **kwargs)
-    coef = np.stack([w[0].reshape(-1) for w in history["weights"]])
-    intercept = np.array([float(w[1][0]) for w in history["weights"]])
-    lam1, lam2 = kwargs.get("lam1", 0.0), kwargs.get("lam2", 0.0)
-    losses = np.array([lasso_objective(X, y, c, b, lam1, lam2) for c, b in zip(coef, intercept)])
-    path = FitPath(coefs=coef, intercepts=intercept, losses=losses, lr=kwargs.get("lr", 0.1))
-    return model, path
+    return linear_fit_path(make_linear, fit_penalized, X, y, coef_init, intercept_init, kwargs)

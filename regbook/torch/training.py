@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from regbook import _signatures
 from regbook._training import check_fit_classifier_args, run_epochs
 from regbook._validate import check_array, check_classification_data, check_int, check_labels
-from regbook.early_stopping import EarlyStopping
 from regbook.history import History
 from regbook.torch.penalized import _decay_params, _make_optimizer, _penalized_loss, _step
 
@@ -154,27 +154,8 @@ def evaluate_classifier(model: nn.Module, X: np.ndarray, y: np.ndarray) -> tuple
     return _loss_and_accuracy(model, Xt, torch.from_numpy(y).to(_param(model).device))
 
 
-def fit_classifier(
-    model: nn.Module,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    *,
-    X_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    lam1: float = 0.0,
-    lam2: float = 0.0,
-    decay_scope: str = "weights",
-    epochs: int = 100,
-    batch_size: int = 32,
-    seed: int = 0,
-    early_stopping: EarlyStopping | None = None,
-    monitor: str = "val_loss",
-    progress: bool = False,
-) -> History:
+@_signatures.implements(_signatures.fit_classifier)
+def fit_classifier(model, X_train, y_train, **options) -> History:
     r"""Train a PyTorch classifier in mini-batches on the cross-entropy plus the book's penalties.
 
     Each step minimises, on its batch :math:`B`,
@@ -190,43 +171,8 @@ def fit_classifier(
     inside ``torch.random.fork_rng``, so a re-run gives the same numbers and the caller's
     global generator is left as it was.
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Trained in place, in training mode; left in the mode it was in before the call.
-    X_train, y_train : array_like, shapes (n, d) and (n,)
-        Features (float32 after the shared checks, then converted to the model's parameter
-        dtype) and integer labels in
-        ``[0, n_classes)``, checked against the model's number of outputs before any step.
-    X_val, y_val : array_like, optional
-        Validation data (both or neither), measured after every epoch.
-    optimizer : {"adam", "sgd", "adamw"}
-    lr : float
-        Learning rate, > 0.
-    momentum : float
-        SGD momentum in [0, 1) (``optimizer="sgd"`` only).
-    weight_decay : float
-        The optimizer's own ``weight_decay`` (PyTorch's meaning), on the ``decay_scope``
-        parameters only: coupled for ``"sgd"`` and ``"adam"`` (``weight_decay * W`` added to
-        the gradient; with SGD the same as ``lam2 = weight_decay``), decoupled for ``"adamw"``
-        (:math:`W \leftarrow W - \eta\,\text{wd}\,W`).
-    lam1, lam2 : float
-        The book's L1 and L2 strengths (>= 0), terms of the loss.
-    decay_scope : {"weights", "all"}
-        ``"weights"``: :func:`regbook.torch.split_decay_params`'s weights (no biases, no
-        normalization parameters); ``"all"``: every trainable parameter.
-    epochs, batch_size : int
-        Passes over the data and examples per step (>= 1).
-    seed : int
-        Seeds the batch order and the dropout masks.
-    early_stopping : regbook.EarlyStopping, optional
-        Reset first, fed ``history[monitor][-1]`` after each epoch with a deep copy of
-        ``model.state_dict()``; its best weights are loaded back at the end when it restores
-        (even without an early stop, as Keras 3 does).
-    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}
-        The entry passed to ``early_stopping`` (``val_*`` needs validation data).
-    progress : bool
-        Show a tqdm bar over the epochs.
+    The model is trained in training mode and left in the mode it was in before the call;
+    early stopping is fed a deep copy of ``model.state_dict()``, loaded back when it restores.
 
     Returns
     -------
@@ -236,11 +182,7 @@ def fit_classifier(
         ``best_epoch``, ``restored``.
     """
     model = _check_model(model)
-    a = check_fit_classifier_args(
-        X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
-        weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope, epochs=epochs,
-        batch_size=batch_size, seed=seed, early_stopping=early_stopping, monitor=monitor,
-        progress=progress, dtype=_numpy_dtype(model))
+    a = check_fit_classifier_args(X_train, y_train, **options, dtype=_numpy_dtype(model))
     device = _param(model).device
     train = (_to_tensor(model, a["X_train"]), torch.from_numpy(a["y_train"]).to(device))
     n_classes = _n_outputs(model, train[0], "X_train")
