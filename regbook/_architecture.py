@@ -82,3 +82,16 @@ def _conv_lengths(n_inputs: int, kernels: list[int], stride: int, padding: int) 
                 f"({padded} padded), shorter than its kernel_size[{b}]={k}")
         lengths.append((padded - k) // stride + 1)
     return lengths[1:]
+
+
+def check_linear_args(n_features, coef, intercept) -> tuple[int, np.ndarray, float]:
+    """``make_linear``'s arguments: ``d >= 1``, ``coef`` of shape ``(d,)`` (zeros when None)."""
+    from regbook._validate import check_array
+
+    n_features = check_int(n_features, "n_features", minimum=1)
+    if coef is None:
+        coef = np.zeros(n_features)
+    coef = check_array(coef, "coef", ndim=1)
+    if coef.shape != (n_features,):
+        raise ValueError(f"coef must have shape ({n_features},), got {coef.shape}")
+    return n_features, coef, check_float(intercept, "intercept")

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from regbook._validate import check_float, check_int
+from regbook._validate import check_bool, check_float, check_int
 
 __all__ = ["EarlyStopping"]
 
@@ -160,10 +160,7 @@ class EarlyStopping:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode
         self.baseline = None if baseline is None else check_float(baseline, "baseline")
-        if not isinstance(restore_best_weights, (bool, np.bool_)):
-            raise TypeError("restore_best_weights must be a bool, got "
-                            f"{type(restore_best_weights).__name__} {restore_best_weights!r}")
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool(restore_best_weights, "restore_best_weights")
         self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", minimum=0)
         self.reset()
 

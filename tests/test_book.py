@@ -136,3 +136,30 @@ def test_cross_references_use_labels_not_urls(path):
     internal = [l for l in links if l.endswith(".html") or ".html#" in l or l.endswith(".ipynb")
                 or l.startswith(_repository_url())]
     assert not internal, f"{path.name} links chapters by URL: {internal} (use {{ref}} labels)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_figure_cell_outputs_only_its_figure(path):
+    """A figure cell whose last line is a bare expression (say ``ax.legend(...)``) also
+    outputs that value's text; myst-nb then gives the figure's label to two outputs and the
+    -W build fails with "Duplicate explicit target name". End such lines with ``;`` or
+    assign them (``_ = ax.legend(...)``)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    bad = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "figure" not in cell.metadata.get("mystnb", {}):
+            continue
+        source = "\n".join(line for line in cell.source.splitlines()
+                           if not line.lstrip().startswith(("%", "!")))
+        last = ast.parse(source).body[-1]
+        if not isinstance(last, ast.Expr):
+            continue
+        text = ast.get_source_segment(source, last)
+        finish = (isinstance(last.value, ast.Call) and isinstance(last.value.func, ast.Attribute)
+                  and last.value.func.attr == "finish")
+        rest = source.split("\n")[last.end_lineno - 1][last.end_col_offset:]
+        if not finish and not rest.strip().startswith(";"):
+            bad.append(f"{cell.metadata['mystnb']['figure'].get('name')}: {text[:60]}")
+    assert not bad, f"figure cells that also output their last value: {bad}"

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from regbook._validate import check_array, check_float, check_generator, check_int
+from regbook._validate import check_array, check_bool, check_float, check_generator, check_int
 
 __all__ = ["shift_images", "random_shift", "add_gaussian_noise", "augment_batch",
            "augment_dataset"]
@@ -243,8 +243,7 @@ def augment_dataset(
     if y.ndim != 1 or len(y) != len(X):
         raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
     copies = check_int(copies, "copies", minimum=1)
-    if not isinstance(include_original, (bool, np.bool_)):
-        raise TypeError(f"include_original must be a bool, got {type(include_original).__name__}")
+    include_original = check_bool(include_original, "include_original")
     # validate everything before drawing anything (nothing half-done on error)
     if X.min() < 0 or X.max() > 1:
         raise ValueError(f"X must hold pixels in [0, 1], got values in [{X.min()}, {X.max()}]")

@@ -240,17 +240,9 @@ def sgd_momentum_step(
                        weight_decay=_wd(weight_decay))
 
 
-def adam_step(
-    w: np.ndarray,
-    grad: np.ndarray,
-    state: AdamState,
-    *,
-    lr: float,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
-    decoupled: bool = False,
+def adam_step(w: np.ndarray, grad: np.ndarray, state: AdamState, *, lr: float,
+              beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+              weight_decay: float = 0.0, decoupled: bool = False,
 ) -> tuple[np.ndarray, AdamState]:
     r"""One step of ``torch.optim.Adam`` (``decoupled=False``) or ``torch.optim.AdamW`` (``True``).
 
@@ -509,17 +501,9 @@ def keras_sgd_step(
                              weight_decay=_wd(weight_decay))
 
 
-def keras_adam_step(
-    w: np.ndarray,
-    grad: np.ndarray,
-    state: AdamState,
-    *,
-    lr: float,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-7,
-    weight_decay: float = 0.0,
-) -> tuple[np.ndarray, AdamState]:
+def keras_adam_step(w: np.ndarray, grad: np.ndarray, state: AdamState, *, lr: float,
+                    beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7,
+                    weight_decay: float = 0.0) -> tuple[np.ndarray, AdamState]:
     r"""One step of Keras 3's ``keras.optimizers.Adam`` / ``AdamW`` with ``weight_decay``.
 
     Decoupled decay first, then Adam with Keras's placement of :math:`\epsilon`:

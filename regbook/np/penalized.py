@@ -20,7 +20,8 @@ import numpy as np
 from regbook import _signatures
 from regbook._training import (LOSSES, OPTIMIZERS, batch_order, check_training_args,
                                linear_fit_path)
-from regbook._validate import check_array, check_bool, check_float, check_int, check_labels
+from regbook._architecture import check_linear_args
+from regbook._validate import check_bool, check_labels
 from regbook.history import FitPath
 from regbook.np.layers import Linear
 from regbook.np.losses import softmax_cross_entropy
@@ -46,22 +47,11 @@ def make_linear(n_features, *, coef, intercept) -> Linear:
         ``Linear(d, 1)`` in float64; its ``params["W"]`` is :math:`w` as a column ``(d, 1)``
         (:func:`regbook.torch.make_linear`'s ``weight`` is the row :math:`w^\top`).
     """
-    n_features = check_int(n_features, "n_features", minimum=1)
-    coef = _check_coef(coef, n_features)
-    intercept = check_float(intercept, "intercept")
+    n_features, coef, intercept = check_linear_args(n_features, coef, intercept)
     model = Linear(n_features, 1, rng=np.random.default_rng(0), dtype=np.float64)
     model.params["W"][:, 0] = coef                   # the default draw is overwritten at once
     model.params["b"][0] = intercept
     return model
-
-
-def _check_coef(coef, n_features: int) -> np.ndarray:
-    if coef is None:
-        return np.zeros(n_features)
-    coef = check_array(coef, "coef", ndim=1)
-    if coef.shape != (n_features,):
-        raise ValueError(f"coef must have shape ({n_features},), got {coef.shape}")
-    return coef
 
 
 def squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -145,14 +135,8 @@ def _check_outputs(model, X: np.ndarray, y: np.ndarray, loss: str):
     return softmax_cross_entropy
 
 
-def fit_linear(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    coef_init=None,
-    intercept_init: float = 0.0,
-    **kwargs,
-) -> tuple[Linear, FitPath]:
+def fit_linear(X: np.ndarray, y: np.ndarray, *, coef_init=None, intercept_init: float = 0.0,
+               **kwargs) -> tuple[Linear, FitPath]:
     r"""Fit the book's penalised linear model with a NumPy optimizer, recording every step.
 
     Minimises :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1

@@ -12,8 +12,7 @@ import keras
 import numpy as np
 
 from regbook import _signatures
-from regbook._architecture import check_cnn_args, check_mlp_args
-from regbook._validate import check_array, check_float, check_int
+from regbook._architecture import check_cnn_args, check_linear_args, check_mlp_args
 from regbook.tf.batchnorm import BatchNorm
 from regbook.tf.layernorm import LayerNorm
 
@@ -151,13 +150,7 @@ def make_linear(n_features, *, coef, intercept) -> keras.Sequential:
     keras.Sequential
         ``Dense(1)`` in float64; its kernel is :math:`w` as a ``(d, 1)`` column.
     """
-    n_features = check_int(n_features, "n_features", minimum=1)
-    if coef is None:
-        coef = np.zeros(n_features)
-    coef = check_array(coef, "coef", ndim=1)
-    if coef.shape != (n_features,):
-        raise ValueError(f"coef must have shape ({n_features},), got {coef.shape}")
-    intercept = check_float(intercept, "intercept")
+    n_features, coef, intercept = check_linear_args(n_features, coef, intercept)
     model = keras.Sequential([keras.Input(shape=(n_features,), dtype="float64"),
                               keras.layers.Dense(1, kernel_initializer="zeros", dtype="float64")])
     model.layers[0].set_weights([coef[:, None], np.array([intercept])])

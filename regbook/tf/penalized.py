@@ -25,6 +25,7 @@ import tensorflow as tf
 from regbook import _signatures
 from regbook._training import (LOSSES, OPTIMIZERS, batch_order, check_training_args,
                                linear_fit_path)
+from regbook._validate import check_bool
 from regbook.history import FitPath
 from regbook.tf.models import make_linear
 from regbook.tf.penalties import exclude_from_weight_decay, set_kernel_regularizers
@@ -87,8 +88,7 @@ def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_dec
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     a = check_training_args(X, y, loss, optimizer, lr, momentum, eps, weight_decay, lam1, lam2,
                             epochs, batch_size, shuffle, seed)
-    if not isinstance(record_weights, bool):
-        raise TypeError(f"record_weights must be a bool, got {type(record_weights).__name__}")
+    record_weights = check_bool(record_weights, "record_weights")
     variables = model.trainable_variables
     if not variables:
         raise ValueError("model has no trainable variables (build it first)")
@@ -112,26 +112,13 @@ def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_dec
     return history
 
 
-def fit_linear(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    coef_init=None,
-    intercept_init: float = 0.0,
-    **kwargs,
-) -> tuple[keras.Sequential, FitPath]:
+def fit_linear(X: np.ndarray, y: np.ndarray, *, coef_init=None, intercept_init: float = 0.0,
+               **kwargs) -> tuple[keras.Sequential, FitPath]:
     r"""Fit the book's penalised linear model with a Keras optimizer, recording every step.
 
-    Minimises :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1
-    + \frac{\lambda_2}{2}\lVert w\rVert^2` in float64 with :func:`fit_penalized` (so
-    ``weight_decay`` has Keras's meaning, decoupled in every optimizer); the same function,
-    arguments and result as :func:`regbook.torch.fit_linear`.
-
-    Returns
-    -------
-    model : keras.Sequential
-    path : regbook.FitPath
-        ``coefs`` ``(T + 1, d)``, ``intercepts`` ``(T + 1,)`` and ``losses`` ``(T + 1,)`` (the
-        objective) at the start and after each of the :math:`T` steps.
+    The same function, arguments and record as :func:`regbook.np.fit_linear`: the objective
+    :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1
+    + \frac{\lambda_2}{2}\lVert w\rVert^2` minimised in float64 by this backend's
+    :func:`fit_penalized` (its ``kwargs``); returns ``(keras.Sequential, regbook.FitPath)``.
     """
     return linear_fit_path(make_linear, fit_penalized, X, y, coef_init, intercept_init, kwargs)

@@ -14,12 +14,9 @@ import torch
 from torch import nn
 
 from regbook import _signatures
-from regbook._architecture import check_cnn_args, check_mlp_args
+from regbook._architecture import check_cnn_args, check_linear_args, check_mlp_args
 from regbook._validate import (
-    check_array,
     check_choice,
-    check_float,
-    check_int,
 )
 from regbook.torch.layernorm import ChannelLayerNorm
 
@@ -155,9 +152,7 @@ def make_linear(n_features, *, coef, intercept) -> nn.Linear:
     torch.nn.Linear
         ``Linear(d, 1)`` in float64; its ``weight`` is :math:`w^\top` ``(1, d)``.
     """
-    n_features = check_int(n_features, "n_features", minimum=1)
-    coef = _check_coef(coef, n_features)
-    intercept = check_float(intercept, "intercept")
+    n_features, coef, intercept = check_linear_args(n_features, coef, intercept)
     with torch.random.fork_rng(devices=[]):  # its default init is overwritten at once
         model = nn.Linear(n_features, 1, dtype=torch.float64)
     with torch.no_grad():
@@ -166,10 +161,3 @@ def make_linear(n_features, *, coef, intercept) -> nn.Linear:
     return model
 
 
-def _check_coef(coef, n_features: int) -> np.ndarray:
-    if coef is None:
-        return np.zeros(n_features)
-    coef = check_array(coef, "coef", ndim=1)
-    if coef.shape != (n_features,):
-        raise ValueError(f"coef must have shape ({n_features},), got {coef.shape}")
-    return coef

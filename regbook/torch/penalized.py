@@ -168,28 +168,13 @@ def _penalized_epochs(model, opt, objective, Xt, yt, a: dict, record_weights: bo
     return history
 
 
-def fit_linear(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    coef_init=None,
-    intercept_init: float = 0.0,
-    **kwargs,
-) -> tuple[nn.Linear, FitPath]:
+def fit_linear(X: np.ndarray, y: np.ndarray, *, coef_init=None, intercept_init: float = 0.0,
+               **kwargs) -> tuple[nn.Linear, FitPath]:
     r"""Fit the book's penalised linear model with a PyTorch optimizer, recording every step.
 
-    Minimises :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1
-    + \frac{\lambda_2}{2}\lVert w\rVert^2` (intercept not penalised) in float64 with
-    :func:`fit_penalized` (``loss="squared_error"``); ``kwargs`` are its keyword arguments
-    (``optimizer``, ``lr``, ``lam1``, ``lam2``, ``weight_decay``, ``epochs``, ...).
-
-    Returns
-    -------
-    model : torch.nn.Linear
-    path : regbook.FitPath
-        ``coefs`` ``(T + 1, d)`` and ``intercepts`` ``(T + 1,)`` at the start and after each
-        of the :math:`T` steps, and ``losses`` ``(T + 1,)``, the objective above at each of
-        them (the decoupled weight decay of ``AdamW`` is not part of it) -- the same record as
-        :func:`regbook.np.gradient_descent`.
+    The same function, arguments and record as :func:`regbook.np.fit_linear`: the objective
+    :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1
+    + \frac{\lambda_2}{2}\lVert w\rVert^2` minimised in float64 by this backend's
+    :func:`fit_penalized` (its ``kwargs``); returns ``(torch.nn.Linear, regbook.FitPath)``.
     """
     return linear_fit_path(make_linear, fit_penalized, X, y, coef_init, intercept_init, kwargs)
