@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,15 +36,39 @@ def _check_common(n_inputs, n_classes, dropout, batchnorm, seed) -> dict:
     )
 
 
-def check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed) -> SimpleNamespace:
+class MLPArgs(NamedTuple):
+    n_inputs: int
+    widths: list
+    n_classes: int
+    dropout: float
+    batchnorm: bool
+    seed: int
+
+
+class CNNArgs(NamedTuple):
+    n_inputs: int
+    n_classes: int
+    widths: list
+    kernels: list
+    lengths: list
+    stride: int
+    padding: int
+    dropout: float
+    batchnorm: bool
+    layernorm: bool
+    seed: int
+
+
+def check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed) -> MLPArgs:
     """``make_mlp``'s arguments checked; ``hidden`` as a list of widths (``widths``)."""
     widths = check_widths(hidden, "hidden", "(128,) or (64, 32)", what="layer widths")
-    return SimpleNamespace(widths=widths,
-                           **_check_common(n_inputs, n_classes, dropout, batchnorm, seed))
+    common = _check_common(n_inputs, n_classes, dropout, batchnorm, seed)
+    return MLPArgs(common["n_inputs"], widths, common["n_classes"], common["dropout"],
+                   common["batchnorm"], common["seed"])
 
 
 def check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
-                   batchnorm, layernorm, seed) -> SimpleNamespace:
+                   batchnorm, layernorm, seed) -> CNNArgs:
     r"""``make_cnn``'s arguments checked, with the blocks' widths, kernels and output lengths.
 
     ``kernel_size`` is one int for every block or one entry per block. The length after block
@@ -68,7 +93,7 @@ def check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, 
     if a.batchnorm and a.layernorm:
         raise ValueError("batchnorm and layernorm cannot both be True: choose one normalization")
     a.lengths = _conv_lengths(a.n_inputs, a.kernels, a.stride, a.padding)
-    return a
+    return CNNArgs(**vars(a))
 
 
 def _conv_lengths(n_inputs: int, kernels: list[int], stride: int, padding: int) -> list[int]:

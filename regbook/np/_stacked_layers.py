@@ -57,6 +57,7 @@ from regbook.np.layers import (
     MaxPool1d,
     ReLU,
     Sequential,
+    _LayerList,
 )
 from regbook.np.losses import log_softmax
 
@@ -409,7 +410,7 @@ def _stack_layer(members: list, index: int) -> _Stacked:
     return _STACKERS[kind](members)
 
 
-class StackedSequential:
+class StackedSequential(_LayerList):
     """K :class:`~regbook.np.Sequential` members of one architecture, run as one.
 
     Follows the layer protocol on stacked arrays: ``forward(x, training)`` takes ``(K, B,
@@ -426,13 +427,6 @@ class StackedSequential:
         with_params = [i for i, layer in enumerate(self.layers) if layer.params]
         self._first_trained = with_params[0] if with_params else -1
 
-    def _collect(self, attr: str) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in getattr(layer, attr).items()}
-
-    params = property(lambda self: self._collect("params"))
-    grads = property(lambda self: self._collect("grads"))
-    buffers = property(lambda self: self._collect("buffers"))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         for layer in self.layers:

@@ -216,9 +216,8 @@ def ista(X: np.ndarray, y: np.ndarray, lam: float, *, lam2: float = 0.0, lr: flo
     Parameters
     ----------
     X, y, lam2, lr, n_steps, fit_intercept, w0
-        As in :func:`gradient_descent`.
-    lam : float
-        L1 strength :math:`\lambda \ge 0`.
+        As in :func:`gradient_descent`; ``lam`` is the L1 strength :math:`\lambda \ge 0`, so
+        the soft threshold of a step is :math:`\eta\lambda`.
 
     Returns
     -------

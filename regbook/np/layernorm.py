@@ -52,11 +52,11 @@ def layernorm_forward(
     gamma, beta : array_like, shape (D,)
         Per-feature scale and shift.
     eps : float
-        :math:`\epsilon > 0` added to the variance.
+        :math:`\epsilon > 0` added to each example's variance (over its D features).
 
     Returns
     -------
-    out : numpy.ndarray, same shape and dtype as ``x``
+    out : numpy.ndarray, the shape and dtype of ``x``
     cache : dict
         ``kind="layernorm"``, ``xhat`` (shape of ``x``), ``gamma`` and ``inv_std``
         :math:`= 1/\sqrt{\sigma^2 + \epsilon}` (shape ``(..., 1)``), for

@@ -43,16 +43,9 @@ from regbook._validate import (
     check_seed,
 )
 from regbook.np.batchnorm import BatchNorm, _array_property
-from regbook.np.conv import (
-    conv1d_backward,
-    conv1d_forward,
-    flatten_backward,
-    flatten_forward,
-    global_avg_pool1d_backward,
-    global_avg_pool1d_forward,
-    maxpool1d_backward,
-    maxpool1d_forward,
-)
+from regbook.np.conv import (conv1d_backward, conv1d_forward, flatten_backward, flatten_forward,
+                             global_avg_pool1d_backward, global_avg_pool1d_forward,
+                             maxpool1d_backward, maxpool1d_forward)
 from regbook.np.dropout import SCALINGS, dropout_backward, dropout_forward
 from regbook.np.layernorm import layernorm_backward, layernorm_forward
 
@@ -583,7 +576,20 @@ def _restore(layers: list, saved: list) -> None:
             layer.rng.bit_generator.state = rng_state
 
 
-class Sequential(Layer):
+class _LayerList:
+    """``params``, ``grads`` and ``buffers`` of a list of layers (``self.layers``): views keyed
+    ``"<index>.<name>"`` (``"0.W"``, ``"2.running_mean"``, ...) onto the layers' own arrays."""
+
+    def _collect(self, attr: str) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in getattr(layer, attr).items()}
+
+    params = property(lambda self: self._collect("params"))
+    grads = property(lambda self: self._collect("grads"))
+    buffers = property(lambda self: self._collect("buffers"))
+
+
+class Sequential(_LayerList, Layer):
     r"""Layers applied in order, :math:`f = f_L \circ \dots \circ f_1`; backward runs the chain
     rule in reverse,
     :math:`\partial L/\partial x = J_1^\top \cdots J_L^\top\, \partial L/\partial y`.
@@ -607,13 +613,6 @@ class Sequential(Layer):
         self.layers = layers
         self.cache = None
 
-    def _collect(self, attr: str) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in getattr(layer, attr).items()}
-
-    params = property(lambda self: self._collect("params"))
-    grads = property(lambda self: self._collect("grads"))
-    buffers = property(lambda self: self._collect("buffers"))
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Run the layers in order. A failing pass (bad input, a batch of one reaching a
@@ -669,9 +668,8 @@ def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) ->
     gives the same weights with or without batch norm and dropout. No global generator is used.
 
     """
-    a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
-    n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes
-    dropout, batchnorm, seed = a.dropout, a.batchnorm, a.seed
+    n_inputs, widths, n_classes, dropout, batchnorm, seed = check_mlp_args(
+        n_inputs, hidden, n_classes, dropout, batchnorm, seed)
     dtype = check_float_dtype(dtype)
     rng = np.random.default_rng(seed)
     mask_seeds = np.random.SeedSequence(seed).spawn(len(widths))

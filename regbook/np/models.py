@@ -72,12 +72,9 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         blocks, Flatten, Linear`` -- the layer order of :func:`regbook.torch.make_cnn`, so
         ``get_weights()`` lists the arrays in the order of its ``state_dict()``.
     """
-    a = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
-                       batchnorm, layernorm, seed)
-    n_inputs, n_classes, widths, kernels, lengths = (a.n_inputs, a.n_classes, a.widths,
-                                                     a.kernels, a.lengths)
-    stride, padding, dropout, seed = a.stride, a.padding, a.dropout, a.seed
-    batchnorm, layernorm = a.batchnorm, a.layernorm
+    (n_inputs, n_classes, widths, kernels, lengths, stride, padding, dropout, batchnorm,
+     layernorm, seed) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
+                                       padding, dropout, batchnorm, layernorm, seed)
     dtype = check_float_dtype(dtype)
     rng = np.random.default_rng(seed)
     convs = [Conv1d(c_in, c_out, k, stride=stride, padding=padding, rng=rng, dtype=dtype)

@@ -482,11 +482,8 @@ def keras_sgd_step(
         Weights and data-loss gradient, same shape.
     velocity : array_like or None
         :math:`s_{t-1}`; ``None`` means zeros (the first step).
-    lr : float
-        :math:`\eta > 0` (Keras's ``learning_rate``).
-    momentum : float
-        :math:`\mu \in [0, 1)`.
-    weight_decay : float
+    lr, momentum, weight_decay : float
+        :math:`\eta > 0` (Keras's ``learning_rate``), :math:`\mu \in [0, 1)`,
         :math:`\lambda \ge 0`.
 
     Returns

@@ -61,21 +61,27 @@ def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) ->
     keras.Sequential
         Built (its variables exist), in inference mode unless called with ``training=True``.
     """
-    a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
-    n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes
-    dropout, batchnorm, seed = a.dropout, a.batchnorm, a.seed
+    n_inputs, widths, n_classes, dropout, batchnorm, seed = check_mlp_args(
+        n_inputs, hidden, n_classes, dropout, batchnorm, seed)
     dtype = check_dtype(dtype)
     layers: list = [keras.Input(shape=(n_inputs,), dtype=dtype)]
     for i, width in enumerate(widths):
         layers.append(_dense(width, seed, i, dtype))
-        if batchnorm:
-            layers.append(BatchNorm(width, dtype=dtype))
-        layers.append(keras.layers.ReLU(dtype=dtype))
-        if dropout > 0.0:
-            layers.append(keras.layers.Dropout(dropout, seed=layer_seed(seed, "dropout", i),
-                                               dtype=dtype))
+        layers += _after(width, batchnorm, False, dropout, layer_seed(seed, "dropout", i), dtype)
     layers.append(_dense(n_classes, seed, len(widths), dtype))
     return keras.Sequential(layers)
+
+
+def _after(width: int, batchnorm: bool, layernorm: bool, dropout: float, dropout_seed: int,
+           dtype: str) -> list:
+    """What follows a hidden layer: ``[BatchNorm] -> [LayerNorm] -> ReLU -> [Dropout]``."""
+    layers: list = [BatchNorm(width, dtype=dtype)] if batchnorm else []
+    if layernorm:
+        layers.append(LayerNorm(width, dtype=dtype))
+    layers.append(keras.layers.ReLU(dtype=dtype))
+    if dropout > 0.0:
+        layers.append(keras.layers.Dropout(dropout, seed=dropout_seed, dtype=dtype))
+    return layers
 
 
 def _dense(units: int, seed: int, index: int, dtype: str) -> keras.layers.Dense:
@@ -113,11 +119,9 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         ``[ZeroPadding1D]`` (when ``padding > 0``), ``Conv1D``, ``[BatchNorm]``,
         ``[LayerNorm]``, ``ReLU``, ``[Dropout]``, then ``Permute``, ``Flatten``, ``Dense``.
     """
-    a = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
-                       batchnorm, layernorm, seed)
-    n_inputs, n_classes, widths, kernels = a.n_inputs, a.n_classes, a.widths, a.kernels
-    stride, padding, dropout, seed = a.stride, a.padding, a.dropout, a.seed
-    batchnorm, layernorm = a.batchnorm, a.layernorm
+    (n_inputs, n_classes, widths, kernels, lengths, stride, padding, dropout, batchnorm,
+     layernorm, seed) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
+                                       padding, dropout, batchnorm, layernorm, seed)
     dtype = check_dtype(dtype)
     layers: list = [keras.Input(shape=(n_inputs,), dtype=dtype),
                     keras.layers.Reshape((n_inputs, 1), dtype=dtype)]
@@ -128,14 +132,8 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         layers.append(keras.layers.Conv1D(width, k, strides=stride, padding="valid",
                                           kernel_initializer=init, bias_initializer="zeros",
                                           dtype=dtype))
-        if batchnorm:
-            layers.append(BatchNorm(width, dtype=dtype))
-        if layernorm:
-            layers.append(LayerNorm(width, dtype=dtype))
-        layers.append(keras.layers.ReLU(dtype=dtype))
-        if dropout > 0.0:
-            layers.append(keras.layers.Dropout(dropout, seed=layer_seed(seed, "dropout", b),
-                                               dtype=dtype))
+        layers += _after(width, batchnorm, layernorm, dropout, layer_seed(seed, "dropout", b),
+                         dtype)
     layers += [keras.layers.Permute((2, 1), dtype=dtype), keras.layers.Flatten(dtype=dtype),
                _dense(n_classes, seed, 0, dtype)]
     return keras.Sequential(layers)

@@ -114,11 +114,9 @@ def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_dec
 
 def fit_linear(X: np.ndarray, y: np.ndarray, *, coef_init=None, intercept_init: float = 0.0,
                **kwargs) -> tuple[keras.Sequential, FitPath]:
-    r"""Fit the book's penalised linear model with a Keras optimizer, recording every step.
-
-    The same function, arguments and record as :func:`regbook.np.fit_linear`: the objective
-    :math:`\frac{1}{2n}\lVert y - Xw - b\rVert^2 + \lambda_1\lVert w\rVert_1
-    + \frac{\lambda_2}{2}\lVert w\rVert^2` minimised in float64 by this backend's
-    :func:`fit_penalized` (its ``kwargs``); returns ``(keras.Sequential, regbook.FitPath)``.
+    r"""Fit the book's penalised linear model with a Keras optimizer, recording every step:
+    :func:`regbook.np.fit_linear` (same arguments, same :class:`regbook.FitPath`) trained by
+    :func:`regbook.tf.fit_penalized`, so with Keras's optimizers; the model is the float64
+    ``keras.Sequential`` of :func:`regbook.tf.make_linear`.
     """
     return linear_fit_path(make_linear, fit_penalized, X, y, coef_init, intercept_init, kwargs)

@@ -122,10 +122,8 @@ def predict_logits(model: keras.Model, X: np.ndarray, *, batch_size: int = 4096)
 
 
 def evaluate_classifier(model: keras.Model, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    r"""Mean softmax cross-entropy and accuracy of ``model`` on ``(X, y)``, in inference mode.
-
-    .. math:: L = -\frac{1}{n}\sum_i \log\operatorname{softmax}(f_\theta(x_i))_{y_i},\qquad
-              \text{acc} = \frac{1}{n}\sum_i [\arg\max_k f_\theta(x_i)_k = y_i]
+    r"""Mean softmax cross-entropy and accuracy of ``model`` on ``(X, y)``, in inference mode
+    (``training=False``): the :math:`L` and accuracy of :func:`regbook.np.evaluate_classifier`.
 
     Returns
     -------

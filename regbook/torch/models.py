@@ -61,9 +61,8 @@ def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) ->
     torch.nn.Sequential
         In training mode, as every new ``nn.Module``.
     """
-    a = check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed)
-    n_inputs, widths, n_classes = a.n_inputs, a.widths, a.n_classes
-    dropout, batchnorm, seed = a.dropout, a.batchnorm, a.seed
+    n_inputs, widths, n_classes, dropout, batchnorm, seed = check_mlp_args(
+        n_inputs, hidden, n_classes, dropout, batchnorm, seed)
     dtype = _check_dtype(dtype)
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
@@ -86,14 +85,9 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
              layernorm, seed, dtype) -> nn.Sequential:
     r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
 
-    The model adds the channel axis itself (``nn.Unflatten(1, (1, n_inputs))``: ``(N, L)`` ->
-    ``(N, 1, L)``, PyTorch's ``(N, C, L)`` layout), then per block :math:`b`
-
-    .. math:: h_b = \operatorname{drop}_p\big(\max(0, \operatorname{Norm}(
-              W_b \star h_{b-1} + b_b))\big), \qquad
-              L_b = \Big\lfloor \frac{L_{b-1} + 2\,\text{padding} - k_b}{\text{stride}}
-              \Big\rfloor + 1,
-
+    The network of :func:`regbook.np.make_cnn` (its docstring has the formula) in ``torch.nn``:
+    ``nn.Unflatten(1, (1, n_inputs))`` adds the channel axis (``(N, L)`` -> ``(N, 1, L)``,
+    PyTorch's ``(N, C, L)`` layout), then per block :math:`b`
     ``Conv1d(C_{b-1}, channels[b], kernel_size[b], stride, padding) -> [BatchNorm1d] ->
     [LayerNorm over the channels] -> ReLU -> [Dropout]``, and finally ``Flatten`` (in
     ``(C, L)`` order) ``-> Linear(channels[-1] * L_last, n_classes)`` (logits). With the
@@ -117,12 +111,9 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         ``Unflatten, (Conv1d, [BatchNorm1d], [ChannelLayerNorm], ReLU, [Dropout]) * blocks,
         Flatten, Linear``, in training mode.
     """
-    a = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
-                       batchnorm, layernorm, seed)
-    n_inputs, n_classes, widths, kernels, lengths = (a.n_inputs, a.n_classes, a.widths,
-                                                     a.kernels, a.lengths)
-    stride, padding, dropout, seed = a.stride, a.padding, a.dropout, a.seed
-    batchnorm, layernorm = a.batchnorm, a.layernorm
+    (n_inputs, n_classes, widths, kernels, lengths, stride, padding, dropout, batchnorm,
+     layernorm, seed) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
+                                       padding, dropout, batchnorm, layernorm, seed)
     dtype = _check_dtype(dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

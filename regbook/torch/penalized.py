@@ -95,11 +95,8 @@ def fit_penalized(model, X, y, *, loss, optimizer, lr, momentum, eps, weight_dec
                   epochs, batch_size, shuffle, seed, record_weights) -> dict[str, list]:
     r"""Train ``model`` in place on a data loss plus the book's L1/L2 penalty over its weights.
 
-    .. math:: J(\theta) = \frac{1}{n}\sum_i \ell(f_\theta(x_i), y_i)
-              + \lambda_1\sum_W\lVert W\rVert_1 + \frac{\lambda_2}{2}\sum_W\lVert W\rVert_2^2
-
-    with :math:`\ell(p, y) = \frac12 (p - y)^2` (``loss="squared_error"``) or the softmax
-    cross-entropy (``"cross_entropy"``, integer labels). ``weight_decay`` is passed to the
+    The objective :math:`J(\theta)` of :func:`regbook.np.fit_penalized`, minimised with a
+    ``torch.optim`` optimizer. ``weight_decay`` is passed to the
     optimizer for the weights only (the groups of :func:`regbook.torch.param_groups`): ``SGD``
     and ``Adam`` add ``weight_decay * W`` to the gradient, ``AdamW`` shrinks ``W`` by
     ``1 - lr * weight_decay``.
