@@ -173,3 +173,28 @@ def check_labels(y, name: str, n_classes: int) -> np.ndarray:
         raise ValueError(f"{name} must hold class labels in [0, {n_classes - 1}] (the model has "
                          f"{n_classes} outputs), got values in [{y.min()}, {y.max()}]")
     return y
+
+
+def check_tensor_list(weights, tensor_types, *, model_types, what: str, item: str,
+                      convert: str) -> list:
+    """``weights`` of a framework penalty as a list: one tensor, or an iterable of tensors.
+
+    A model (``model_types``) is the caller's to handle first. ``what`` names the tensor kind,
+    ``item`` one of them, ``convert`` the conversion from NumPy, for the messages.
+    """
+    if isinstance(weights, tensor_types):
+        return [weights]
+    if isinstance(weights, np.ndarray):
+        raise TypeError(f"weights must be {what}, got a numpy.ndarray; convert with {convert} "
+                        "(or use regbook.np.l1_penalty / l2_penalty)")
+    if not isinstance(weights, (str, bytes)) and hasattr(weights, "__iter__"):
+        tensors = list(weights)
+        if not tensors:
+            raise ValueError("weights must not be empty: give a model, a tensor, or tensors")
+        for i, t in enumerate(tensors):
+            if not isinstance(t, tensor_types):
+                raise TypeError(f"weights[{i}] must be {item}, got {type(t).__name__}")
+        return tensors
+    names = " or ".join(t.__name__ for t in model_types)
+    raise TypeError(f"weights must be a {names}, one of {what}, or a non-empty iterable of "
+                    f"them, got {type(weights).__name__}")

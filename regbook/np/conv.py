@@ -239,9 +239,8 @@ def maxpool1d_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
     Parameters
     ----------
     dout : array_like, shape (N, C, L_out)
-        Upstream gradient.
-    cache : dict
-        From :func:`maxpool1d_forward`.
+        Upstream gradient of :func:`maxpool1d_forward`'s output, whose ``cache`` is the
+        second argument.
 
     Returns
     -------

@@ -122,6 +122,14 @@ class Layer:
         for old, new in zip(state, checked):
             old[...] = new
 
+    def _backward_with_grads(self, backward, dout: np.ndarray, names: tuple) -> np.ndarray:
+        """``dx`` of a ``*_backward(dout, cache) -> (dx, *param_grads)`` function, with the
+        parameter gradients stored in ``grads`` under ``names``."""
+        self._need_cache()
+        dx, *grads = backward(dout, self.cache)
+        self.grads = dict(zip(names, grads))
+        return dx
+
     def _need_cache(self) -> None:
         if self.cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
@@ -332,17 +340,42 @@ class Conv1d(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._need_cache()
-        dx, dw, db = conv1d_backward(dout, self.cache)
-        self.grads = {"w": dw, "b": db}
-        return dx
+        return self._backward_with_grads(conv1d_backward, dout, ("w", "b"))
 
     def __repr__(self) -> str:
         return (f"Conv1d({self.c_in}, {self.c_out}, {self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding})")
 
 
-class MaxPool1d(Layer):
+def _check_layer(layer, name: str):
+    """``layer`` if it follows the layer protocol, else a TypeError naming what it lacks."""
+    missing = [a for a in ("forward", "backward", "params", "grads", "buffers")
+               if not hasattr(layer, a)]
+    if missing:
+        raise TypeError(f"{name} ({type(layer).__name__}) lacks {missing}")
+    return layer
+
+
+class _PairLayer(Layer):
+    """A parameter-free layer made of a ``*_forward(x) -> (out, cache)`` /
+    ``*_backward(dout, cache) -> dx`` pair of :mod:`regbook.np.conv`, given as ``_pair``."""
+
+    _pair: tuple
+
+    def _options(self) -> dict:
+        return {}
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        check_bool(training, "training")
+        out, self.cache = self._pair[0](x, **self._options())
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        return self._pair[1](dout, self.cache)
+
+
+class MaxPool1d(_PairLayer):
     r"""Max pooling over windows of the positions of ``(N, C, L)`` inputs, as
     ``torch.nn.MaxPool1d``: :math:`y_{n, c, l} = \max_{0 \le k < K} x_{n, c, l s + k}`
     (:func:`regbook.np.maxpool1d_forward`; the gradient goes to each window's first maximum).
@@ -361,47 +394,29 @@ class MaxPool1d(Layer):
         self.stride = (self.kernel_size if stride is None
                        else check_int(stride, "stride", minimum=1))
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        check_bool(training, "training")
-        out, self.cache = maxpool1d_forward(x, kernel_size=self.kernel_size, stride=self.stride)
-        return out
+    _pair = (maxpool1d_forward, maxpool1d_backward)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._need_cache()
-        return maxpool1d_backward(dout, self.cache)
+    def _options(self) -> dict:
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
 
     def __repr__(self) -> str:
         return f"MaxPool1d({self.kernel_size}, stride={self.stride})"
 
 
-class GlobalAvgPool1d(Layer):
+class GlobalAvgPool1d(_PairLayer):
     r"""The mean of every channel over its positions, ``(N, C, L) -> (N, C)``:
     :math:`y_{n, c} = \frac1L \sum_j x_{n, c, j}` (:func:`regbook.np.global_avg_pool1d_forward`;
     ``nn.AdaptiveAvgPool1d(1)`` followed by ``nn.Flatten()`` in PyTorch)."""
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        check_bool(training, "training")
-        out, self.cache = global_avg_pool1d_forward(x)
-        return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._need_cache()
-        return global_avg_pool1d_backward(dout, self.cache)
+    _pair = (global_avg_pool1d_forward, global_avg_pool1d_backward)
 
 
-class Flatten(Layer):
+class Flatten(_PairLayer):
     r"""Every example as one row, channel after channel, ``(N, C, L) -> (N, C L)``:
     :math:`y_{n, c L + j} = x_{n, c, j}`, as ``torch.nn.Flatten()``
     (:func:`regbook.np.flatten_forward`)."""
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        check_bool(training, "training")
-        out, self.cache = flatten_forward(x)
-        return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._need_cache()
-        return flatten_backward(dout, self.cache)
+    _pair = (flatten_forward, flatten_backward)
 
 
 class AddChannel(Layer):
@@ -487,10 +502,7 @@ class LayerNorm(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._need_cache()
-        dx, dgamma, dbeta = layernorm_backward(dout, self.cache)
-        self.grads = {"gamma": dgamma, "beta": dbeta}
-        return dx
+        return self._backward_with_grads(layernorm_backward, dout, ("gamma", "beta"))
 
     def __repr__(self) -> str:
         return f"LayerNorm({self.num_features}, eps={self.eps})"
@@ -512,11 +524,7 @@ class ChannelsLast(Layer):
     """
 
     def __init__(self, layer: Layer):
-        missing = [a for a in ("forward", "backward", "params", "grads", "buffers")
-                   if not hasattr(layer, a)]
-        if missing:
-            raise TypeError(f"layer ({type(layer).__name__}) lacks {missing}")
-        self.layer = layer
+        self.layer = _check_layer(layer, "layer")
         self.cache = None
 
     params = property(lambda self: self.layer.params)
@@ -604,13 +612,7 @@ class Sequential(_LayerList, Layer):
     """
 
     def __init__(self, layers: Sequence[Layer]):
-        layers = list(layers)
-        for i, layer in enumerate(layers):
-            missing = [a for a in ("forward", "backward", "params", "grads", "buffers")
-                       if not hasattr(layer, a)]
-            if missing:
-                raise TypeError(f"layers[{i}] ({type(layer).__name__}) lacks {missing}")
-        self.layers = layers
+        self.layers = [_check_layer(layer, f"layers[{i}]") for i, layer in enumerate(layers)]
         self.cache = None
 
 

@@ -15,12 +15,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from regbook._validate import check_float, check_int
+from regbook._validate import check_float
+from regbook.tf._feature_norm import FeatureNorm
 
 __all__ = ["BatchNorm", "KerasBatchNorm"]
 
 
-class BatchNorm(keras.layers.Layer):
+class BatchNorm(FeatureNorm):
     r"""Batch normalization over the last axis in ``keras.ops``, with PyTorch's convention.
 
     The same layer as ``torch.nn.BatchNorm1d/2d`` (and :class:`regbook.torch.BatchNorm`), for
@@ -68,22 +69,15 @@ class BatchNorm(keras.layers.Layer):
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5,
                  dtype=None, **kwargs):
-        super().__init__(dtype=dtype, **kwargs)
-        self.num_features = check_int(num_features, "num_features", minimum=1)
-        self.momentum = check_float(momentum, "momentum", minimum=0.0, maximum=1.0)
-        self.eps = check_float(eps, "eps", minimum=0.0, include_min=False)
+        momentum = check_float(momentum, "momentum", minimum=0.0, maximum=1.0)
+        super().__init__(num_features, eps=eps, dtype=dtype, **kwargs)
+        self.momentum = momentum
 
-    def _check_shape(self, shape) -> None:
-        if len(shape) < 2 or shape[-1] != self.num_features:
-            raise ValueError(f"expected an input with num_features={self.num_features} values "
-                             f"on its last axis, (N, {self.num_features}) or (N, H, W, "
-                             f"{self.num_features}), got shape {tuple(shape)}")
+    _layouts, _min_ndim = "(N, {d}) or (N, H, W, {d})", 2
 
     def build(self, input_shape):
-        self._check_shape(input_shape)
+        super().build(input_shape)
         d = (self.num_features,)
-        self.gamma = self.add_weight(shape=d, initializer="ones", name="gamma")
-        self.beta = self.add_weight(shape=d, initializer="zeros", name="beta")
         self.running_mean = self.add_weight(shape=d, initializer="zeros", name="running_mean",
                                             trainable=False)
         self.running_var = self.add_weight(shape=d, initializer="ones", name="running_var",
@@ -113,9 +107,6 @@ class BatchNorm(keras.layers.Layer):
         self.running_mean.assign(m * ops.cast(mean, dtype) + (1.0 - m) * self.running_mean)
         self.running_var.assign(m * ops.cast(unbiased, dtype) + (1.0 - m) * self.running_var)
         return mean, var
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_features": self.num_features,

@@ -7,15 +7,14 @@ axis, so training and inference compute the same thing and there are no running 
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
-from regbook._validate import check_float, check_int
+from regbook.tf._feature_norm import FeatureNorm
 
 __all__ = ["LayerNorm"]
 
 
-class LayerNorm(keras.layers.Layer):
+class LayerNorm(FeatureNorm):
     r"""Layer normalization over the last axis in ``keras.ops``, with PyTorch's default eps.
 
     For every vector :math:`x \in \mathbb{R}^D` along the last axis (every index of the
@@ -49,21 +48,7 @@ class LayerNorm(keras.layers.Layer):
     """
 
     def __init__(self, num_features: int, *, eps: float = 1e-5, dtype=None, **kwargs):
-        super().__init__(dtype=dtype, **kwargs)
-        self.num_features = check_int(num_features, "num_features", minimum=1)
-        self.eps = check_float(eps, "eps", minimum=0.0, include_min=False)
-
-    def _check_shape(self, shape) -> None:
-        if len(shape) < 1 or shape[-1] != self.num_features:
-            raise ValueError(f"expected an input with num_features={self.num_features} values "
-                             f"on its last axis, (..., {self.num_features}), got shape "
-                             f"{tuple(shape)}")
-
-    def build(self, input_shape):
-        self._check_shape(input_shape)
-        d = (self.num_features,)
-        self.gamma = self.add_weight(shape=d, initializer="ones", name="gamma")
-        self.beta = self.add_weight(shape=d, initializer="zeros", name="beta")
+        super().__init__(num_features, eps=eps, dtype=dtype, **kwargs)
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)
@@ -73,9 +58,6 @@ class LayerNorm(keras.layers.Layer):
         var = ops.mean(ops.square(centred), axis=-1, keepdims=True)
         gamma, beta = ops.cast(self.gamma, x.dtype), ops.cast(self.beta, x.dtype)
         return centred / ops.sqrt(var + self.eps) * gamma + beta
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_features": self.num_features, "eps": self.eps}

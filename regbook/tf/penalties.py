@@ -13,13 +13,11 @@ otherwise: :func:`exclude_from_weight_decay` keeps it off biases and normalizati
 
 from __future__ import annotations
 
-from typing import Iterable
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from regbook._validate import check_float
+from regbook._validate import check_float, check_tensor_list
 from regbook.convert import keras_l1, keras_l2
 from regbook.tf.batchnorm import BatchNorm, KerasBatchNorm
 from regbook.tf.layernorm import LayerNorm
@@ -132,23 +130,9 @@ _TENSORS = (tf.Tensor, tf.Variable, keras.Variable)
 def _weights(weights) -> list:
     if isinstance(weights, keras.layers.Layer):
         return split_decay_params(weights)[0]
-    if isinstance(weights, _TENSORS):
-        return [weights]
-    if isinstance(weights, np.ndarray):
-        raise TypeError("weights must be TensorFlow tensors or Keras variables, got a "
-                        "numpy.ndarray; convert with tf.constant (or use "
-                        "regbook.np.l1_penalty / l2_penalty)")
-    if isinstance(weights, Iterable) and not isinstance(weights, (str, bytes)):
-        tensors = list(weights)
-        if not tensors:
-            raise ValueError("weights must not be empty: give a model, a tensor, or tensors")
-        for i, t in enumerate(tensors):
-            if not isinstance(t, _TENSORS):
-                raise TypeError(f"weights[{i}] must be a tensor or variable, got "
-                                f"{type(t).__name__}")
-        return tensors
-    raise TypeError("weights must be a Keras model or layer, a tensor or variable, or a "
-                    f"non-empty iterable of them, got {type(weights).__name__}")
+    return check_tensor_list(weights, _TENSORS, model_types=(keras.layers.Layer,),
+                             what="TensorFlow tensors or Keras variables",
+                             item="a tensor or variable", convert="tf.constant")
 
 
 def _total(weights: list, term) -> tf.Tensor:

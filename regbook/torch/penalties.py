@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import numpy as np
 import torch
 from torch import nn
 
-from regbook._validate import check_float
+from regbook._validate import check_float, check_tensor_list
 from regbook.torch.batchnorm import BatchNorm
 from regbook.torch.layernorm import LayerNorm
 
@@ -94,21 +93,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def _weights(weights) -> list[torch.Tensor]:
     if isinstance(weights, nn.Module):
         return split_decay_params(weights)[0]
-    if isinstance(weights, torch.Tensor):
-        return [weights]
-    if isinstance(weights, np.ndarray):
-        raise TypeError("weights must be torch tensors, got a numpy.ndarray; convert with "
-                        "torch.from_numpy (or use regbook.np.l1_penalty / l2_penalty)")
-    if isinstance(weights, Iterable) and not isinstance(weights, (str, bytes)):
-        tensors = list(weights)
-        if not tensors:
-            raise ValueError("weights must not be empty: give a model, a tensor, or tensors")
-        for i, t in enumerate(tensors):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"weights[{i}] must be a torch.Tensor, got {type(t).__name__}")
-        return tensors
-    raise TypeError("weights must be a torch.nn.Module, a tensor, or a non-empty iterable of "
-                    f"tensors, got {type(weights).__name__}")
+    return check_tensor_list(weights, (torch.Tensor,), model_types=(nn.Module,),
+                             what="torch tensors", item="a torch.Tensor",
+                             convert="torch.from_numpy")
 
 
 def _total(weights: list[torch.Tensor], term) -> torch.Tensor:
