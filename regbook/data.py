@@ -28,6 +28,7 @@ __all__ = [
     "diabetes_split",
     "mnist1d",
     "mnist1d_templates",
+    "noisy_labels",
 ]
 
 
@@ -283,7 +284,7 @@ def _mnist1d_build() -> dict:
     return arrays
 
 
-def mnist1d(*, shuffle: bool = False, n_val: int = 0) -> Split:
+def mnist1d(*, shuffle: bool = False, n_val: int = 0, n_train: int | None = None) -> Split:
     """MNIST-1D (Greydanus & Steinbach, ICML 2024): 4000 + 1000 signals of 40 values, 10 classes.
 
     Built locally by the ``mnist1d`` package, ``make_dataset(get_dataset_args())``, from ten
@@ -307,6 +308,10 @@ def mnist1d(*, shuffle: bool = False, n_val: int = 0) -> Split:
         shuffled their order) as the validation part, ``0 <= n_val < 4000``. With the default
         0 the training part is the package's whole ``x`` (as in the paper) and the validation
         part is empty, shape ``(0, 40)``.
+    n_train : int or None
+        Keep only the *first* ``n_train`` training examples, ``1 <= n_train <= 4000 - n_val``
+        (a smaller training set, on which networks overfit sooner and train faster; the
+        validation and test parts are unchanged). ``None`` keeps all ``4000 - n_val``.
 
     Returns
     -------
@@ -316,11 +321,13 @@ def mnist1d(*, shuffle: bool = False, n_val: int = 0) -> Split:
     shuffle = check_bool(shuffle, "shuffle")
     raw = _mnist1d_build()
     n_val = check_int(n_val, "n_val", minimum=0, maximum=len(raw["y"]) - 1)
+    n_rest = len(raw["y"]) - n_val
+    n_keep = n_rest if n_train is None else check_int(n_train, "n_train", minimum=1,
+                                                       maximum=n_rest)
     columns = raw["permutation"] if shuffle else slice(None)
     X, X_test = raw["x"][:, columns].copy(), raw["x_test"][:, columns].copy()
     y, y_test = raw["y"].copy(), raw["y_test"].copy()
-    n_train = len(y) - n_val
-    return Split(X[:n_train], y[:n_train], X[n_train:], y[n_train:], X_test, y_test,
+    return Split(X[:n_keep], y[:n_keep], X[n_rest:], y[n_rest:], X_test, y_test,
                  name="mnist1d-shuffle" if shuffle else "mnist1d")
 
 
@@ -339,3 +346,42 @@ def mnist1d_templates() -> tuple[np.ndarray, np.ndarray]:
     """
     raw = _mnist1d_build()
     return raw["templates"].copy(), raw["template_labels"].copy()
+
+
+def noisy_labels(y, fraction: float, *, n_classes: int = 10, seed: int = 0) -> np.ndarray:
+    r"""A copy of ``y`` in which a given fraction of the labels is replaced by a wrong class.
+
+    Exactly ``round(fraction * n)`` positions, drawn without replacement from
+    ``numpy.random.default_rng(seed)``, get a label drawn uniformly from the
+    ``n_classes - 1`` classes other than their own, so every changed label is wrong
+    (symmetric label noise). The same arguments give the same labels.
+
+    Parameters
+    ----------
+    y : array_like of int, shape (n,)
+        Labels in ``0 .. n_classes - 1``.
+    fraction : float
+        Fraction of the labels to corrupt, ``0 <= fraction <= 1``.
+    n_classes : int
+        Number of classes, at least 2.
+    seed : int
+        Seed of the generator that picks the positions and the wrong labels.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n,)
+    """
+    from regbook._validate import check_array, check_labels, check_seed
+
+    n_classes = check_int(n_classes, "n_classes", minimum=2)
+    y = check_array(y, "y", ndim=1, dtype=None)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    y = check_labels(y, "y", n_classes)
+    fraction = check_float(fraction, "fraction", minimum=0.0, maximum=1.0)
+    rng = np.random.default_rng(check_seed(seed))
+    out = np.array(y, dtype=np.int64, copy=True)
+    flip = rng.choice(len(out), size=int(round(fraction * len(out))), replace=False)
+    offset = rng.integers(1, n_classes, size=len(flip))      # 1 .. n_classes - 1
+    out[flip] = (out[flip] + offset) % n_classes
+    return out

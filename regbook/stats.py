@@ -16,7 +16,9 @@ import math
 from dataclasses import dataclass
 
 
-from regbook._validate import check_array, check_float
+import numpy as np
+
+from regbook._validate import check_array, check_choice, check_float, check_int, check_seed
 
 __all__ = ["Interval", "paired_interval", "MIN_SEEDS"]
 
@@ -63,11 +65,17 @@ class Interval:
         return f"{self.mean:+.4g} ({pct} interval [{self.low:+.4g}, {self.high:+.4g}], n={self.n})"
 
 
-def paired_interval(a, b, *, level: float = 0.95) -> Interval:
-    r"""Mean of the paired differences ``a - b`` and its Student-t confidence interval.
+def paired_interval(a, b, *, level: float = 0.95, method: str = "t",
+                    n_resamples: int = 9999, seed: int = 0) -> Interval:
+    r"""Mean of the paired differences ``a - b`` and its confidence interval.
 
     .. math:: \bar d \pm t_{(1+\text{level})/2,\,n-1}\, s_d / \sqrt n, \qquad
               d_s = a_s - b_s,\ s_d^2 = \tfrac{1}{n-1}\sum_s (d_s - \bar d)^2
+
+    (``method="t"``, the interval of ``scipy.stats.ttest_rel(a, b)``), or the bias-corrected
+    and accelerated bootstrap interval of :math:`\bar d` (``method="bootstrap"``:
+    ``scipy.stats.bootstrap`` with ``method="BCa"``, resampling seeds, so each resample keeps
+    the pairs together), which does not assume the differences are normal.
 
     Parameters
     ----------
@@ -75,6 +83,12 @@ def paired_interval(a, b, *, level: float = 0.95) -> Interval:
         One number per seed for each setting, in the same seed order (n >= 2).
     level : float
         Confidence level in (0, 1).
+    method : {"t", "bootstrap"}
+        Student-t interval, or BCa bootstrap.
+    n_resamples : int
+        Bootstrap resamples (``method="bootstrap"`` only), at least 100.
+    seed : int
+        Seed of the bootstrap's generator (``method="bootstrap"`` only).
 
     Returns
     -------
@@ -89,9 +103,19 @@ def paired_interval(a, b, *, level: float = 0.95) -> Interval:
         raise ValueError(f"a and b need at least 2 seeds for an interval, got {len(a)}")
     level = check_float(level, "level", minimum=0.0, maximum=1.0, include_min=False,
                         include_max=False)
+    method = check_choice(method, "method", ("t", "bootstrap"))
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=100)
+    seed = check_seed(seed)
     from scipy import stats
 
     d = a - b
-    half = float(stats.t.ppf((1 + level) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
     mean = float(d.mean())
+    if method == "bootstrap":
+        if np.all(d == d[0]):                       # no spread: the interval is the point
+            return Interval(mean, mean, mean, len(d), level)
+        ci = stats.bootstrap((d,), np.mean, confidence_level=level, method="BCa",
+                             n_resamples=n_resamples, rng=np.random.default_rng(seed)
+                             ).confidence_interval
+        return Interval(mean, float(ci.low), float(ci.high), len(d), level)
+    half = float(stats.t.ppf((1 + level) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
     return Interval(mean, mean - half, mean + half, len(d), level)

@@ -154,3 +154,37 @@ def test_builds_with_the_network_disabled(monkeypatch, tmp_path):
     split = data.mnist1d(shuffle=True)
     assert split.sizes == (4000, 0, 1000)
     assert list(tmp_path.iterdir()) == []          # and nothing was written
+
+
+def test_n_train_keeps_the_first_training_examples_and_the_other_parts():
+    full, small = data.mnist1d(n_val=500), data.mnist1d(n_val=500, n_train=300)
+    np.testing.assert_array_equal(small.X_train, full.X_train[:300])
+    np.testing.assert_array_equal(small.y_train, full.y_train[:300])
+    for part in ("X_val", "y_val", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(small, part), getattr(full, part))
+    with pytest.raises(ValueError, match="n_train must be <= 3500"):
+        data.mnist1d(n_val=500, n_train=3501)
+
+
+def test_noisy_labels_changes_the_asked_fraction_and_every_change_is_wrong():
+    y = data.mnist1d().y_train
+    noisy = data.noisy_labels(y, 0.2, seed=3)
+    assert np.sum(noisy != y) == 800                       # exactly round(0.2 * 4000)
+    assert noisy.min() >= 0 and noisy.max() <= 9
+    np.testing.assert_array_equal(noisy, data.noisy_labels(y, 0.2, seed=3))
+    assert not np.array_equal(noisy, data.noisy_labels(y, 0.2, seed=4))
+    wrong = noisy[noisy != y]                                # wrong labels spread over classes
+    assert len(np.unique(wrong)) == 10
+    np.testing.assert_array_equal(data.noisy_labels(y, 0.0), y)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(fraction=-0.1), ValueError, "fraction must be in"),
+    (dict(n_classes=1), ValueError, "n_classes must be >= 2"),
+    (dict(y=np.array([0.5, 1.0])), TypeError, "y must hold integer"),
+    (dict(y=np.array([0, 12])), ValueError, "y must hold class labels"),
+])
+def test_noisy_labels_refuses_bad_input(kwargs, error, match):
+    args = dict(y=np.array([0, 1, 2]), fraction=0.5) | kwargs
+    with pytest.raises(error, match=match):
+        data.noisy_labels(**args)

@@ -64,3 +64,38 @@ def test_an_interval_unpacks_as_mean_low_high():
     mean, low, high = paired_interval([1.0, 2.0, 4.0], [0.0, 0.0, 0.0])
     assert mean == pytest.approx(7 / 3)
     assert low < mean < high
+
+
+def test_t_interval_equals_scipy_ttest_rel():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(1, 1, 12), rng.normal(0.5, 1, 12)
+    ci = stats.ttest_rel(a, b).confidence_interval(0.9)
+    got = paired_interval(a, b, level=0.9)
+    assert (got.low, got.high) == pytest.approx((ci.low, ci.high), rel=1e-12)
+
+
+def test_bootstrap_interval_equals_scipy_bootstrap_and_keeps_pairs():
+    rng = np.random.default_rng(4)
+    b = rng.normal(0, 5, 15)
+    a = b + rng.exponential(1.0, 15)         # differences all positive, skewed
+    got = paired_interval(a, b, method="bootstrap", n_resamples=2000, seed=7)
+    want = stats.bootstrap((a - b,), np.mean, method="BCa", n_resamples=2000,
+                           rng=np.random.default_rng(7)).confidence_interval
+    assert (got.low, got.high) == pytest.approx((want.low, want.high), rel=1e-12)
+    assert got.low > 0                       # pairs kept: b's spread of 5 does not enter
+    assert got == paired_interval(a, b, method="bootstrap", n_resamples=2000, seed=7)
+
+
+def test_bootstrap_of_identical_differences_is_the_point():
+    got = paired_interval([2.0, 3.0, 4.0], [1.0, 2.0, 3.0], method="bootstrap")
+    assert (got.low, got.mean, got.high) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(method="boot"), "method must be one of"),
+    (dict(n_resamples=10), "n_resamples must be >= 100"),
+    (dict(seed=-1), "seed"),
+])
+def test_bad_bootstrap_settings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        paired_interval([1.0, 2.0, 3.0], [0.0, 0.5, 1.0], **kwargs)
