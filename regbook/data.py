@@ -207,6 +207,9 @@ def digits_split(
     -------
     Split
     """
+    from regbook._validate import check_seed
+
+    seed = check_seed(seed)
     digits = load_digits()
     X = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
@@ -218,7 +221,7 @@ def digits_split(
     n_train = check_int(n_train, "n_train", minimum=10, maximum=n_full)
     if n_train < n_full:
         X_small, _, y_small, _ = train_test_split(
-            split.X_train, split.y_train, train_size=n_train, random_state=seed + 2,
+            split.X_train, split.y_train, train_size=n_train, random_state=(seed + 2) % 2**32,
             stratify=split.y_train,
         )
     else:

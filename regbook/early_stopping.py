@@ -212,17 +212,26 @@ class EarlyStopping:
                              f"{_FLOAT32_MAX:g}), NaN or infinite, got {value}")
         if self.restore_best_weights and weights is None and epoch >= self.start_from_epoch:
             raise ValueError("weights must be given to update() when restore_best_weights=True")
+        improved = epoch >= self.start_from_epoch and self._is_improvement(value, self.best)
+        snapshot = None
+        if improved and self.restore_best_weights:       # copy first: a failure changes nothing
+            try:
+                snapshot = copy.deepcopy(weights)
+            except Exception as err:
+                raise TypeError(f"weights must be copyable with copy.deepcopy (a list of "
+                                f"arrays, a state_dict, ...), got {type(weights).__name__}: "
+                                f"{err}") from err
         self.epochs_seen += 1
         if epoch < self.start_from_epoch:
             return False
         # (Keras also snapshots the weights here when best_weights is None; that only happens
         # at the first monitored epoch, which is always an improvement, so it is redundant.)
         self.wait += 1
-        if self._is_improvement(value, self.best):
+        if improved:
             self.best = value
             self.best_epoch = epoch
             if self.restore_best_weights:
-                self.best_weights = copy.deepcopy(weights)
+                self.best_weights = snapshot
             if self.baseline is None or self._is_improvement(value, self.baseline):
                 self.wait = 0
             return False

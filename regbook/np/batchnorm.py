@@ -250,6 +250,8 @@ def _array_property(store: str, key: str, doc: str) -> property:
         value = check_array(value, key, ndim=1, dtype=target.dtype)
         if value.shape != target.shape:
             raise ValueError(f"{key} must have shape {target.shape}, got {value.shape}")
+        if key == "running_var" and np.any(value < 0):
+            raise ValueError(f"running_var must be >= 0 (a variance), got minimum {value.min()}")
         target[...] = value
 
     return property(fget, fset, doc=doc)
