@@ -410,3 +410,80 @@ def test_refused_training_calls_change_nothing_for_any_seed(case, seed):
     with pytest.raises((ValueError, TypeError)):
         refuse(model)
     assert _snapshot(model) == _snapshot(before), name
+
+
+# --- the defects the survey found, one call each ------------------------------------
+
+def _torch():
+    return regbook.backends.get("torch")
+
+
+def _dropout_eval_cache():
+    _, cache = rnp.dropout_forward(np.ones((3, 4)), 0.5, rng=None, training=False)
+    return cache
+
+
+def _dropout_train_cache():
+    _, cache = rnp.dropout_forward(np.ones((3, 4)), 0.5, rng=np.random.default_rng(0))
+    return cache
+
+
+NAMED_DEFECTS = [
+    # name, call, error type, the words the message must hold
+    ("fractional labels", lambda: rnp.fit_classifier(
+        rnp.make_mlp(4, (5,), 3), _clf_data()[0], np.full(12, 1.5), epochs=1),
+     (ValueError, TypeError), "y_train"),
+    ("hidden=8", lambda: rnp.make_mlp(4, 8, 3), TypeError, "hidden"),
+    ("lasso lam=inf", lambda: rnp.lasso(*_regression(), math.inf), ValueError, "lam"),
+    ("rescale_lam to_form", lambda: regbook.convert.rescale_lam(
+        0.1, from_form="lam", to_form="nope"), ValueError, "to_form"),
+    ("rescale_lam from_form", lambda: regbook.convert.rescale_lam(
+        0.1, from_form="book", to_form="lam"), ValueError, "from_form"),
+    ("dropout_backward wrong dout, eval cache",
+     lambda: rnp.dropout_backward(np.ones((5, 5)), _dropout_eval_cache()), ValueError, "dout"),
+    ("batchnorm_backward given a dropout cache",
+     lambda: rnp.batchnorm_backward(np.ones((3, 4)), _dropout_train_cache()),
+     (ValueError, TypeError), "cache"),
+    ("conv1d_backward given a dropout cache",
+     lambda: rnp.conv1d_backward(np.ones((3, 4)), _dropout_train_cache()),
+     (ValueError, TypeError), "cache"),
+    ("numerical_gradient h=0", lambda: rnp.numerical_gradient(
+        lambda v: float(v.sum()), np.ones(2), h=0.0), ValueError, "h"),
+    ("torch fit_classifier label out of range", lambda: _torch().fit_classifier(
+        _torch().make_mlp(4, (5,), 3), _clf_data()[0], np.full(12, 5), epochs=1),
+     ValueError, "y_train"),
+    ("torch fit_classifier wrong feature count", lambda: _torch().fit_classifier(
+        _torch().make_mlp(5, (5,), 3), *_clf_data(), epochs=1), ValueError, "X_train"),
+    ("torch fit_classifier given a NumPy model", lambda: _torch().fit_classifier(
+        rnp.make_mlp(4, (5,), 3), *_clf_data(), epochs=1), TypeError, "model"),
+    ("torch Dropout given a NumPy array", lambda: _torch().Dropout(0.5)(np.ones((2, 2))),
+     TypeError, "numpy"),
+    ("ablation_table given raw rows", lambda: regbook.ablation.ablation_table(
+        [{"setting": "none", "seed": 0, "test_accuracy": 0.5}]), (ValueError, TypeError),
+     "summar"),
+]
+
+
+@pytest.mark.parametrize("name, call, error, words", NAMED_DEFECTS,
+                         ids=[d[0] for d in NAMED_DEFECTS])
+def test_the_surveyed_defects_are_clear_errors(name, call, error, words):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error) as info:
+            call()
+    assert words in str(info.value), f"{name}: {info.value!r}"
+
+
+def test_numerical_gradient_restores_x_when_f_fails():
+    x = np.array([1.0, 2.0, 3.0])
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("f failed")
+        return float(v.sum())
+
+    with pytest.raises(RuntimeError):
+        rnp.numerical_gradient(f, x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])

@@ -228,7 +228,8 @@ def lams_from_sklearn_elasticnet(alpha: float, l1_ratio: float) -> tuple[float, 
 PENALTY_FORMS = ("lam", "lam/2", "lam/m", "lam/(2m)")
 
 
-def penalty_coefficient(lam: float, form: str, *, n_samples: int | None = None) -> float:
+def penalty_coefficient(lam: float, form: str, *, n_samples: int | None = None,
+                        _names: tuple[str, str] = ("lam", "form")) -> float:
     r"""The number that multiplies the penalty sum :math:`S(w)` when it is written as ``form``.
 
     .. math::
@@ -239,9 +240,9 @@ def penalty_coefficient(lam: float, form: str, *, n_samples: int | None = None) 
     where :math:`m` = ``n_samples`` (needed only by the last two forms) and :math:`S(w)` is
     :math:`\sum_j|w_j|` or :math:`\sum_j w_j^2`. The book writes L1 as "lam" and L2 as "lam/2".
     """
-    lam = _nonneg(lam, "lam")
-    if form not in PENALTY_FORMS:
-        raise ValueError(f"form must be one of {PENALTY_FORMS}, got {form!r}")
+    lam = _nonneg(lam, _names[0])
+    if not isinstance(form, str) or form not in PENALTY_FORMS:
+        raise ValueError(f"{_names[1]} must be one of {PENALTY_FORMS}, got {form!r}")
     if form in ("lam", "lam/2"):
         return lam if form == "lam" else lam / 2.0
     if n_samples is None:
@@ -276,6 +277,7 @@ def rescale_lam(lam: float, *, from_form: str, to_form: str, n_samples: int | No
     -------
     float
     """
-    coefficient = penalty_coefficient(lam, from_form, n_samples=n_samples)
-    unit = penalty_coefficient(1.0, to_form, n_samples=n_samples)
+    coefficient = penalty_coefficient(lam, from_form, n_samples=n_samples,
+                                      _names=("lam", "from_form"))
+    unit = penalty_coefficient(1.0, to_form, n_samples=n_samples, _names=("lam", "to_form"))
     return coefficient / unit

@@ -216,6 +216,10 @@ def batchnorm_backward(
     dx : numpy.ndarray, same shape as ``dout``
     dgamma, dbeta : numpy.ndarray, shape (D,) or (C,)
     """
+    if not (isinstance(cache, tuple) and len(cache) == 5
+            and isinstance(cache[0], np.ndarray)):
+        raise TypeError(f"cache must be the cache returned by batchnorm_forward (a tuple of "
+                        f"5), got {type(cache).__name__}")
     xc, gamma, inv_std, _, _ = cache
     dout = _check_dout(dout, xc, finite=False)
     m = _values_per_channel(xc.shape)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from regbook._validate import check_array, check_bool, check_choice, check_float, check_generator
+from regbook.np._cache import check_cache, make_cache
 
 __all__ = ["dropout_forward", "dropout_backward", "dropout_mask", "SCALINGS"]
 
@@ -99,7 +100,8 @@ def dropout_forward(
     out : numpy.ndarray, same shape and dtype as ``x``
     cache : dict
         ``mask`` (bool array, or ``None`` in evaluation mode), ``scale`` (the factor applied
-        to the kept units), ``p``, ``training``, ``scaling``: what :func:`dropout_backward` needs.
+        to the kept units), ``p``, ``training``, ``scaling``, ``shape`` (of ``x``), and
+        ``kind`` ("dropout"): what :func:`dropout_backward` needs.
     """
     x = _as_float_array(x, "x")
     p = _check_p(p)
@@ -107,7 +109,8 @@ def dropout_forward(
     training = check_bool(training, "training")
     if not training:
         scale = 1.0 if scaling == "inverted" else 1.0 - p
-        cache = dict(mask=None, scale=scale, p=p, training=False, scaling=scaling)
+        cache = make_cache("dropout", mask=None, scale=scale, p=p, training=False,
+                           scaling=scaling, shape=x.shape)
         return (x.copy() if scale == 1.0 else x * scale), cache
     if keep_mask is not None:
         mask = np.asarray(keep_mask)
@@ -119,7 +122,8 @@ def dropout_forward(
         mask = check_generator(rng).random(x.shape) >= p
     scale = 1.0 / (1.0 - p) if scaling == "inverted" else 1.0
     out = (x * mask) * scale  # same order as torch.native_dropout: (x * m) * scale
-    cache = dict(mask=mask, scale=scale, p=p, training=True, scaling=scaling)
+    cache = make_cache("dropout", mask=mask, scale=scale, p=p, training=True, scaling=scaling,
+                       shape=x.shape)
     return out.astype(x.dtype, copy=False), cache
 
 
@@ -144,11 +148,12 @@ def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
     -------
     dx : numpy.ndarray, same shape as ``dout``
     """
+    cache = check_cache(cache, "dropout")
     dout = _as_float_array(dout, "dout")
     mask, scale = cache["mask"], cache["scale"]
+    if dout.shape != cache["shape"]:
+        raise ValueError(
+            f"dout must have the forward output's shape {cache['shape']}, got {dout.shape}")
     if mask is None:
         return dout * scale
-    if dout.shape != mask.shape:
-        raise ValueError(
-            f"dout must have the forward output's shape {mask.shape}, got {dout.shape}")
     return ((dout * mask) * scale).astype(dout.dtype, copy=False)
