@@ -14,7 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from regbook._validate import check_bool, check_float, check_int, check_seed
+from regbook._validate import check_bool, check_choice, check_float, check_int, check_seed
+
+#: The initialisations ``make_mlp`` and ``make_cnn`` offer (``init=``).
+INITS = ("pytorch", "he")
 
 
 def check_widths(value, name: str, example: str, what: str = "ints") -> list[int]:
@@ -26,13 +29,14 @@ def check_widths(value, name: str, example: str, what: str = "ints") -> list[int
     return [check_int(v, f"{name}[{i}]", minimum=1) for i, v in enumerate(value)]
 
 
-def _check_common(n_inputs, n_classes, dropout, batchnorm, seed) -> dict:
+def _check_common(n_inputs, n_classes, dropout, batchnorm, seed, init) -> dict:
     return dict(
         n_inputs=check_int(n_inputs, "n_inputs", minimum=1),
         n_classes=check_int(n_classes, "n_classes", minimum=2),
         dropout=check_float(dropout, "dropout", minimum=0.0, maximum=1.0, include_max=False),
         batchnorm=check_bool(batchnorm, "batchnorm"),
         seed=check_seed(seed),
+        init=check_choice(init, "init", INITS),
     )
 
 
@@ -43,6 +47,7 @@ class MLPArgs(NamedTuple):
     dropout: float
     batchnorm: bool
     seed: int
+    init: str
 
 
 class CNNArgs(NamedTuple):
@@ -57,18 +62,21 @@ class CNNArgs(NamedTuple):
     batchnorm: bool
     layernorm: bool
     seed: int
+    init: str
 
 
-def check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed) -> MLPArgs:
-    """``make_mlp``'s arguments checked; ``hidden`` as a list of widths (``widths``)."""
+def check_mlp_args(n_inputs, hidden, n_classes, dropout, batchnorm, seed,
+                   init="pytorch") -> MLPArgs:
+    """``make_mlp``'s arguments checked; ``hidden`` as a list of widths (``widths``), ``init``
+    one of :data:`INITS`."""
     widths = check_widths(hidden, "hidden", "(128,) or (64, 32)", what="layer widths")
-    common = _check_common(n_inputs, n_classes, dropout, batchnorm, seed)
+    common = _check_common(n_inputs, n_classes, dropout, batchnorm, seed, init)
     return MLPArgs(common["n_inputs"], widths, common["n_classes"], common["dropout"],
-                   common["batchnorm"], common["seed"])
+                   common["batchnorm"], common["seed"], common["init"])
 
 
 def check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, dropout,
-                   batchnorm, layernorm, seed) -> CNNArgs:
+                   batchnorm, layernorm, seed, init="pytorch") -> CNNArgs:
     r"""``make_cnn``'s arguments checked, with the blocks' widths, kernels and output lengths.
 
     ``kernel_size`` is one int for every block or one entry per block. The length after block
@@ -76,7 +84,7 @@ def check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride, padding, 
     ``Conv1d``); an input too short for a block's kernel is a ``ValueError`` naming
     ``n_inputs``.
     """
-    a = SimpleNamespace(**_check_common(n_inputs, n_classes, dropout, batchnorm, seed))
+    a = SimpleNamespace(**_check_common(n_inputs, n_classes, dropout, batchnorm, seed, init))
     a.widths = check_widths(channels, "channels", "(25, 25, 25)")
     if not a.widths:
         raise ValueError("channels must name at least one convolution block, got ()")

@@ -75,8 +75,8 @@ def _with_parameters(doc: str, parameters: str) -> str:
 # --- the specifications ----------------------------------------------------------------------
 
 def make_mlp(n_inputs: int, hidden: Sequence[int] = (128,), n_classes: int = 10, *,
-             dropout: float = 0.0, batchnorm: bool = False, seed: int = 0,
-             dtype="float32"):
+             dropout: float = 0.0, batchnorm: bool = False, init: str = "pytorch",
+             seed: int = 0, dtype="float32"):
     """
     Parameters
     ----------
@@ -88,6 +88,12 @@ def make_mlp(n_inputs: int, hidden: Sequence[int] = (128,), n_classes: int = 10,
         Drop probability :math:`p \\in [0, 1)` after each hidden ReLU (no dropout layer at 0).
     batchnorm : bool
         Batch-normalise each hidden layer's pre-activation (PyTorch's convention).
+    init : {"pytorch", "he"}
+        ``"pytorch"``: the backend's default initialisation, unchanged (PyTorch's
+        :math:`W, b \\sim \\mathcal U(\\pm 1/\\sqrt{\\text{fan\\_in}})` in :mod:`regbook.np` and
+        :mod:`regbook.torch`; Keras's Glorot-uniform kernels and zero biases in
+        :mod:`regbook.tf`). ``"he"`` (He et al., 2015): every weight
+        :math:`W \\sim \\mathcal N(0, 2/\\text{fan\\_in})` (not truncated), every bias 0.
     seed : int
         Seed of the weights and of the dropout masks, in ``[0, 2**32 - 1]``. The same seed
         gives the same ``Linear`` weights with or without dropout and batch norm; no global
@@ -100,7 +106,7 @@ def make_mlp(n_inputs: int, hidden: Sequence[int] = (128,), n_classes: int = 10,
 def make_cnn(n_inputs: int = 40, n_classes: int = 10, *, channels: Sequence[int] = (25, 25, 25),
              kernel_size: int | Sequence[int] = (5, 3, 3), stride: int = 2, padding: int = 1,
              dropout: float = 0.0, batchnorm: bool = False, layernorm: bool = False,
-             seed: int = 0, dtype="float32"):
+             init: str = "pytorch", seed: int = 0, dtype="float32"):
     """
     Parameters
     ----------
@@ -120,6 +126,13 @@ def make_cnn(n_inputs: int = 40, n_classes: int = 10, *, channels: Sequence[int]
     batchnorm, layernorm : bool
         Normalise every convolution's output over the batch (per channel) or over the channels
         (per example and position); not both.
+    init : {"pytorch", "he"}
+        ``"pytorch"``: the backend's default initialisation, unchanged (PyTorch's
+        :math:`\\mathcal U(\\pm 1/\\sqrt{\\text{fan\\_in}})` in :mod:`regbook.np` and
+        :mod:`regbook.torch`; Keras's Glorot-uniform kernels and zero biases in
+        :mod:`regbook.tf`). ``"he"`` (He et al., 2015): every convolution and linear weight
+        :math:`\\sim \\mathcal N(0, 2/\\text{fan\\_in})` (not truncated;
+        :math:`\\text{fan\\_in} = C_{b-1} k_b` for a convolution), every bias 0.
     seed : int
         Seed of the weights (and dropout masks), in ``[0, 2**32 - 1]``; a seed gives the same
         convolution and linear weights whatever ``dropout``, ``batchnorm`` and ``layernorm``
@@ -146,7 +159,8 @@ def fit_classifier(model, X_train, y_train, *, X_val=None, y_val=None, optimizer
                    lr: float = 1e-3, momentum: float = 0.0, weight_decay: float = 0.0,
                    lam1: float = 0.0, lam2: float = 0.0, decay_scope: str = "weights",
                    epochs: int = 100, batch_size: int = 32, seed: int = 0,
-                   early_stopping=None, monitor: str = "val_loss", progress: bool = False):
+                   early_stopping=None, monitor: str = "val_loss", augment=None,
+                   progress: bool = False):
     """
     Parameters
     ----------
@@ -186,6 +200,16 @@ def fit_classifier(model, X_train, y_train, *, X_val=None, y_val=None, optimizer
         restored at the end when it restores (even without an early stop, as Keras 3 does).
     monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}
         The entry passed to ``early_stopping`` (``val_*`` needs validation data).
+    augment : callable, optional
+        Online data augmentation: ``augment(X_batch, rng) -> X_batch`` is applied to every
+        training mini-batch afresh before its step, on NumPy arrays of the training features'
+        dtype (float32 in :mod:`regbook.np`, the model's in :mod:`regbook.torch` and
+        :mod:`regbook.tf`; the same shape and dtype must come back, else a ``ValueError``
+        before the step) with one generator for the run,
+        ``numpy.random.default_rng([seed, 1])``, independent of the batch order (the batches
+        stay those of the run without ``augment``). The labels, the evaluation and the
+        validation data are never augmented. E.g.
+        ``regbook.np.augment.SignalAugment(max_shift=5, sigma=0.1)``.
     progress : bool
         Show a progress bar over the epochs.
     """

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from regbook._training import check_fit_classifier_args, minibatches
+from regbook._training import augment_rng, augmented_batch, check_fit_classifier_args, minibatches
 from regbook._validate import check_seed
 from regbook.history import History
 
@@ -38,7 +38,7 @@ def fit_seeds(make_model, X_train, y_train, *, seeds, X_val=None, y_val=None,
               optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.0,
               weight_decay: float = 0.0, lam1: float = 0.0, lam2: float = 0.0,
               decay_scope: str = "weights", epochs: int = 100, batch_size: int = 32,
-              progress: bool = False):
+              augment=None, progress: bool = False):
     """
     Parameters
     ----------
@@ -57,6 +57,10 @@ def fit_seeds(make_model, X_train, y_train, *, seeds, X_val=None, y_val=None,
         Validation data (both or neither), measured for every member after every epoch.
     optimizer, lr, momentum, weight_decay, lam1, lam2, decay_scope, epochs, batch_size
         As in ``fit_classifier`` (``optimizer`` by name: each member has its own state).
+    augment : callable, optional
+        As in ``fit_classifier``: ``augment(X_batch, rng)`` on every training batch of every
+        member, member k with its own generator ``numpy.random.default_rng([seeds[k], 1])``,
+        so that member k sees the augmented batches of ``fit_classifier(..., seed=seeds[k])``.
     progress : bool
         Show a progress bar over the epochs.
     """
@@ -82,7 +86,8 @@ def check_seeds(seeds) -> list[int]:
 
 def check_fit_seeds_args(make_model, X_train, y_train, *, seeds, X_val, y_val, optimizer, lr,
                          momentum, weight_decay, lam1, lam2, decay_scope, epochs, batch_size,
-                         progress, dtype=np.float32, model_type: type | tuple = ()) -> dict:
+                         progress, augment=None, dtype=np.float32,
+                         model_type: type | tuple = ()) -> dict:
     """Validate ``fit_seeds``'s arguments (all backends); return them converted, in a dict.
 
     ``fit_classifier``'s own checks (:func:`regbook._training.check_fit_classifier_args`,
@@ -98,7 +103,7 @@ def check_fit_seeds_args(make_model, X_train, y_train, *, seeds, X_val, y_val, o
         X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope, epochs=epochs,
         batch_size=batch_size, seed=seeds[0], early_stopping=None, monitor="val_loss",
-        progress=progress, dtype=dtype)
+        progress=progress, augment=augment, dtype=dtype)
     a["seeds"] = seeds
     return a
 
@@ -148,6 +153,8 @@ def run_stacked_epochs(
     train: tuple,
     validation: tuple | None,
     progress: bool,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    features: np.ndarray | None = None,
 ) -> list[History]:
     """The epoch loop of ``fit_seeds``: :func:`regbook._training.run_epochs` for K seeds at once.
 
@@ -159,9 +166,15 @@ def run_stacked_epochs(
     (row k: member k's example indices). After each epoch ``evaluate(*train)`` (and
     ``evaluate(*validation)``) returns one ``(loss, accuracy)`` per member, recorded in that
     member's :class:`~regbook.History`. No early stopping.
+
+    With ``augment``, member k's batch features are ``augment(features[row k], rng_k)`` with
+    its own ``rng_k`` = :func:`regbook._training.augment_rng` ``(seeds[k])`` (each checked by
+    :func:`regbook._training.augmented_batch`), fresh at every step, and the step is
+    ``step(indices, X_batch)`` with ``X_batch`` of shape ``(K, B, d)``: what K single runs see.
     """
     histories = [History(validation is not None) for _ in seeds]
     rngs = [np.random.default_rng(s) for s in seeds]
+    aug_rngs = [augment_rng(s) for s in seeds] if augment is not None else None
     epoch_iter = range(epochs)
     if progress:
         from tqdm import tqdm  # plain tqdm, as in run_epochs
@@ -170,7 +183,11 @@ def run_stacked_epochs(
     for _ in epoch_iter:
         orders = [minibatches(rng.permutation(n), batch_size) for rng in rngs]
         for batch in zip(*orders):
-            step(np.stack(batch))
+            if augment is None:
+                step(np.stack(batch))
+            else:
+                step(np.stack(batch), np.stack([augmented_batch(augment, features[idx], r)
+                                                for idx, r in zip(batch, aug_rngs)]))
         for prefix, data in (("", train), ("val_", validation)):
             if data is None:
                 continue

@@ -75,14 +75,16 @@ def batch_order(n: int, epochs: int, *, shuffle: bool, seed: int) -> list[np.nda
 
 def check_fit_classifier_args(X_train, y_train, X_val, y_val, *, optimizer, lr, momentum,
                               weight_decay, lam1, lam2, decay_scope, epochs, batch_size, seed,
-                              early_stopping, monitor, progress,
+                              early_stopping, monitor, progress, augment=None,
                               allow_optimizer_object: bool = False, dtype=np.float32) -> dict:
     """Validate ``fit_classifier``'s arguments (all backends); return them converted, in a dict.
 
     ``allow_optimizer_object`` lets the NumPy backend accept an optimizer instance (anything
     with a ``step(model)`` method) besides the names in :data:`OPTIMIZERS`. Features are
-    returned as ``dtype`` (the model's: a float64 model trains on float64 data).
+    returned as ``dtype`` (the model's: a float64 model trains on float64 data); ``augment``
+    is checked by :func:`check_augment`.
     """
+    augment = check_augment(augment)
     X_train, y_train, validation = check_classification_data(X_train, y_train, X_val, y_val,
                                                              dtype=dtype)
     if allow_optimizer_object and not isinstance(optimizer, str):
@@ -110,8 +112,41 @@ def check_fit_classifier_args(X_train, y_train, X_val, y_val, *, optimizer, lr, 
         epochs=check_int(epochs, "epochs", minimum=1),
         batch_size=check_int(batch_size, "batch_size", minimum=1),
         seed=check_seed(seed), early_stopping=early_stopping, monitor=monitor,
-        progress=check_bool(progress, "progress"),
+        progress=check_bool(progress, "progress"), augment=augment,
     )
+
+
+def check_augment(augment) -> Callable | None:
+    """``augment`` as given: ``None`` or a callable ``augment(X_batch, rng) -> X_batch``."""
+    if augment is not None and not callable(augment):
+        raise TypeError("augment must be None or a callable augment(X_batch, rng) -> X_batch "
+                        f"(NumPy arrays of one shape and dtype), got {type(augment).__name__}")
+    return augment
+
+
+def augment_rng(seed: int) -> np.random.Generator:
+    """The augmentation generator of a run seeded ``seed``: ``default_rng([seed, 1])``.
+
+    Independent of the batch order (``default_rng(seed)``), so augmenting leaves the batches
+    as they were.
+    """
+    return np.random.default_rng([seed, 1])
+
+
+def augmented_batch(augment: Callable, X_batch: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``augment(X_batch, rng)``, refused unless a NumPy array of ``X_batch``'s shape and dtype.
+
+    Called before the step, so a bad batch is refused before the model changes.
+    """
+    out = augment(X_batch, rng)
+    if not isinstance(out, np.ndarray):
+        raise ValueError(f"augment must return a NumPy array of shape {X_batch.shape} and dtype "
+                         f"{X_batch.dtype}, got {type(out).__name__}")
+    if out.shape != X_batch.shape or out.dtype != X_batch.dtype:
+        raise ValueError(f"augment must return a batch of the shape and dtype it was given, "
+                         f"{X_batch.shape} {X_batch.dtype}; got {out.shape} {out.dtype}")
+    return out
 
 
 def minibatches(order: np.ndarray, batch_size: int):
@@ -146,6 +181,8 @@ def run_epochs(
     get_weights: Callable[[], Any],
     set_weights: Callable[[Any], None],
     on_epoch_end: Callable[[int, History], bool] | None = None,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    features: np.ndarray | None = None,
 ) -> History:
     """The epoch loop every backend's ``fit_classifier`` runs.
 
@@ -158,9 +195,16 @@ def run_epochs(
     holds any -- even without an early stop, as Keras 3 does. ``on_epoch_end(epoch, history)``,
     when given, is called after each epoch's record (and early stopping's update); training
     stops when it returns True (the Keras backend drives Keras callbacks with it).
+
+    With ``augment``, every batch's features are augmented afresh before its step:
+    ``step(indices, augment(features[indices], rng))`` (checked by :func:`augmented_batch`),
+    ``rng`` = :func:`augment_rng` ``(seed)``, one generator for the whole run, independent of
+    the batch order. ``features`` are the training features as a NumPy array of the model's
+    dtype. Evaluation data are never augmented.
     """
     history = History(validation is not None)
     rng = np.random.default_rng(seed)
+    aug_rng = augment_rng(seed) if augment is not None else None
     epoch_iter = range(epochs)
     if progress:
         from tqdm import tqdm  # plain tqdm: tqdm.auto needs ipywidgets in Jupyter
@@ -170,7 +214,10 @@ def run_epochs(
         early_stopping.reset()
     for epoch in epoch_iter:
         for idx in minibatches(rng.permutation(n), batch_size):
-            step(idx)
+            if augment is None:
+                step(idx)
+            else:
+                step(idx, augmented_batch(augment, features[idx], aug_rng))
         history.record("", *evaluate(*train))
         if validation is not None:
             history.record("val_", *evaluate(*validation))

@@ -1,6 +1,7 @@
-"""regbook.ablation: each setting reaches the backend's make_mlp and fit_classifier, runs are
-deterministic and alike in every backend, the tidy table and its summary are right, and bad
-arguments are refused before anything trains."""
+"""regbook.ablation: each setting reaches the backend's make_mlp/make_cnn and fit_classifier,
+run_ablation's stacked seeds (fit_seeds, early stopping from the histories) are the single runs,
+runs are deterministic and alike in every backend, the tidy table, its summary and the paired
+intervals are right, and bad arguments are refused before anything trains."""
 
 import copy
 import math
@@ -10,12 +11,13 @@ import sys
 import numpy as np
 import pytest
 
-from regbook import EarlyStopping, data
+from regbook import EarlyStopping, calibration, data
 from regbook._training import minibatches
 from regbook.ablation import (
     Setting,
     ablation_grid,
     ablation_table,
+    paired_effects,
     run_ablation,
     summarize_ablation,
     train_setting,
@@ -23,7 +25,7 @@ from regbook.ablation import (
 
 FAST = dict(hidden=(16,), epochs=4, lr=1e-2, batch_size=25)
 ROW_KEYS = {"setting", "backend", "seed", "train_accuracy", "val_accuracy", "test_accuracy",
-            "gap", "train_loss", "test_loss", "epochs"}
+            "gap", "train_loss", "test_loss", "test_ece", "test_confidence", "epochs"}
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +58,20 @@ def test_the_runner_imports_no_framework():
 # --- the grid and the settings -------------------------------------------------------------
 
 def test_the_default_grid_has_every_regularizer_alone_and_the_combinations():
-    grid = {s.name: s for s in ablation_grid(lam2=1e-3, lam1=1e-4, dropout=0.5, patience=10)}
+    grid = {s.name: s for s in ablation_grid(lam2=1e-3, dropout=0.2, patience=5)}
+    assert list(grid) == ["none", "L2", "dropout", "batch norm", "early stopping", "L2+dropout",
+                          "dropout+ES"]
+    assert grid["none"] == Setting("none") and grid["L2"] == Setting("L2", lam2=1e-3)
+    assert grid["batch norm"] == Setting("batch norm", batchnorm=True)
+    assert grid["dropout+ES"] == Setting("dropout+ES", dropout=0.2, patience=5)
+
+
+def test_the_extended_grid_adds_l1_and_the_larger_combinations():
+    grid = {s.name: s for s in ablation_grid(lam2=1e-3, lam1=1e-4, dropout=0.5, patience=10,
+                                             extended=True)}
     assert list(grid) == ["none", "L2", "L1", "dropout", "batch norm", "early stopping",
                           "L2+dropout", "dropout+ES", "L2+dropout+ES", "BN+dropout"]
-    assert grid["none"] == Setting("none")
-    assert grid["L2"].lam2 == 1e-3 and grid["L1"].lam1 == 1e-4
+    assert grid["L1"].lam1 == 1e-4
     assert grid["L2+dropout+ES"] == Setting("L2+dropout+ES", lam2=1e-3, dropout=0.5, patience=10)
     assert grid["BN+dropout"].batchnorm and grid["BN+dropout"].dropout == 0.5
 
@@ -86,7 +97,8 @@ def test_a_setting_reaches_the_backends_make_mlp_and_fit_classifier(split, rtorc
     train_setting(setting, split, backend="torch", seed=5, hidden=[16], epochs=1, lr=2e-2,
                   batch_size=25)
     assert calls["make_mlp"] == ((64, (16,), 10), dict(dropout=setting.dropout,
-                                                       batchnorm=setting.batchnorm, seed=5))
+                                                       batchnorm=setting.batchnorm, seed=5,
+                                                       dtype="float32"))
     args, kwargs = calls["fit_classifier"]
     np.testing.assert_array_equal(args[1], split.X_train)
     np.testing.assert_array_equal(kwargs["X_val"], split.X_val)
@@ -216,10 +228,10 @@ def test_a_split_function_is_called_once_per_seed(split, rtorch):
 
 # --- summary and table ---------------------------------------------------------------------
 
-def _row(setting, seed, acc, loss=0.5, train=1.0):
+def _row(setting, seed, acc, loss=0.5, train=1.0, ece=0.1):
     return dict(setting=setting, backend="np", seed=seed, train_accuracy=train,
                 val_accuracy=acc, test_accuracy=acc, gap=train - acc, train_loss=0.0,
-                test_loss=loss, epochs=10)
+                test_loss=loss, test_ece=ece, test_confidence=0.9, epochs=10)
 
 
 ROWS = [_row("none", 0, 0.90, 0.4), _row("none", 1, 0.80, 0.6),
@@ -234,6 +246,7 @@ def test_summary_gives_sample_mean_and_std_and_paired_differences():
     assert math.isclose(x["delta_accuracy_mean"], 0.04)
     assert math.isclose(x["delta_accuracy_std"], np.std([0.03, 0.05], ddof=1))
     assert math.isclose(x["delta_loss_mean"], -0.15)
+    assert math.isclose(x["delta_gap_mean"], -0.04) and x["delta_ece_mean"] == 0.0
     assert none["delta_accuracy_mean"] == none["delta_accuracy_std"] == 0.0
     assert "delta_accuracy_mean" not in summarize_ablation(ROWS, baseline=None)[0]
 
@@ -241,10 +254,19 @@ def test_summary_gives_sample_mean_and_std_and_paired_differences():
 def test_the_table_has_a_header_and_one_line_per_setting():
     summary = summarize_ablation(ROWS)
     lines = ablation_table(summary).splitlines()
-    assert lines[0].startswith("| setting | test accuracy (%)") and set(lines[1]) <= set("|-")
-    assert len(lines) == 4 and lines[2].startswith("| none |") and lines[3].startswith("| x |")
-    assert "89.0 ± 5.7" in lines[3] and lines[3].endswith("+4.0 ± 1.4 |")
+    assert lines[0].startswith("| setting | test accuracy (%) | test loss | ECE (%)")
+    assert set(lines[1]) <= set("|-") and len(lines) == 4
+    assert lines[2].startswith("| none | 85.0 | 0.500 | 10.0 | 15.0 | 10 | – | – | – |")
+    lo, hi = paired_interval_of([0.93, 0.85], [0.90, 0.80])
+    assert lines[3].startswith("| x | 89.0 | 0.350 |")
+    assert f"| +4.0 [{100 * lo:+.1f}, {100 * hi:+.1f}] |" in lines[3]
+    assert "±" not in "\n".join(lines)                   # no standard deviations in the table
     assert "Δ" not in ablation_table(summarize_ablation(ROWS, baseline=None))
+
+
+def paired_interval_of(a, b):
+    from regbook.stats import paired_interval
+    return paired_interval(a, b).low, paired_interval(a, b).high
 
 
 def test_the_table_refuses_raw_rows_and_the_summary_refuses_summaries():
@@ -295,6 +317,9 @@ def no_training(rtorch, monkeypatch):
     (dict(lr=0.0), ValueError, "lr"),
     (dict(batch_size=1), ValueError, "batch_size"),
     (dict(return_model=1), TypeError, "return_model"),
+    (dict(model="rnn"), ValueError, "model"),
+    (dict(model="cnn", hidden=(16,)), ValueError, "hidden"),
+    (dict(dtype="float16"), ValueError, "dtype"),
 ])
 def test_train_setting_refuses_bad_arguments(split, no_training, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -319,6 +344,7 @@ def test_train_setting_needs_a_setting_and_a_split(split, no_training):
     ([Setting("a")], dict(backend="jax"), ValueError, "backend"),
     ([Setting("a"), Setting("b")], dict(epochs=0), ValueError, "epochs"),
     ([Setting("a"), Setting("b")], dict(hidden=(0,)), ValueError, r"hidden\[0\]"),
+    ([Setting("a")], dict(model="resnet"), ValueError, "model"),
 ])
 def test_run_ablation_checks_everything_before_training(split, no_training, settings, kwargs,
                                                         error, match):
@@ -360,9 +386,125 @@ def test_summary_gives_the_paired_95_percent_interval_to_the_baseline():
         for name, acc in (("none", base), ("L2", other)):
             rows.append(dict(setting=name, seed=seed, train_accuracy=1.0, val_accuracy=acc,
                              test_accuracy=acc, gap=1.0 - acc, train_loss=0.1, test_loss=1 - acc,
-                             epochs=5, backend="np"))
+                             test_ece=0.1, test_confidence=0.9, epochs=5, backend="np"))
     summary = {s["setting"]: s for s in summarize_ablation(rows)}
     want = paired_interval([0.83, 0.84, 0.83], [0.80, 0.82, 0.79])
     assert summary["L2"]["delta_accuracy_low"] == pytest.approx(want.low)
     assert summary["L2"]["delta_accuracy_high"] == pytest.approx(want.high)
     assert "delta_accuracy_low" not in summary["none"]
+
+
+def test_paired_effects_are_the_paired_intervals_of_every_setting_to_the_baseline():
+    from regbook.stats import paired_interval
+
+    rows = [_row(name, seed, acc, loss=1 - acc, ece=ece)
+            for seed, accs in enumerate([(0.80, 0.83, 0.79), (0.82, 0.84, 0.80),
+                                         (0.79, 0.83, 0.80)])
+            for name, acc, ece in zip(("none", "a", "b"), accs, (0.2, 0.1, 0.3))]
+    effects = paired_effects(rows, "test_accuracy")
+    assert list(effects) == ["a", "b"]
+    assert effects["a"] == paired_interval([0.83, 0.84, 0.83], [0.80, 0.82, 0.79])
+    ece = paired_effects(rows, "test_ece", baseline="a", level=0.9)
+    assert list(ece) == ["none", "b"] and ece["b"].level == 0.9
+    assert ece["b"].mean == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="baseline"):
+        paired_effects(rows, baseline="c")
+    with pytest.raises(ValueError, match="lacks the keys"):
+        paired_effects(rows, "test_nll")
+
+
+# --- the CNN and the stacked seeds (NumPy backend) -----------------------------------------
+
+NP_FAST = dict(epochs=4, lr=1e-2, batch_size=50)
+
+
+@pytest.fixture(scope="module")
+def small_mnist1d():
+    return data.mnist1d(n_val=100, n_train=200)
+
+
+def test_a_cnn_setting_reaches_the_backends_make_cnn(small_mnist1d, monkeypatch):
+    import regbook.np as rnp
+    calls = []
+    real = rnp.make_cnn
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rnp, "make_cnn", spy)
+    setting = Setting("BN+dropout", dropout=0.2, batchnorm=True)
+    row = train_setting(setting, small_mnist1d, backend="np", model="cnn", seed=3,
+                        **dict(NP_FAST, epochs=1))
+    assert calls == [((40, 10), dict(dropout=0.2, batchnorm=True, seed=3, dtype="float32"))]
+    assert set(row) == ROW_KEYS and row["epochs"] == 1
+
+
+def test_a_row_measures_the_calibration_of_the_test_logits(small_mnist1d):
+    import regbook.np as rnp
+    row, model = train_setting(Setting("none"), small_mnist1d, backend="np", model="cnn",
+                               seed=0, return_model=True, **NP_FAST)
+    logits = rnp.predict_logits(model, small_mnist1d.X_test)
+    assert row["test_ece"] == pytest.approx(
+        calibration.expected_calibration_error(logits, small_mnist1d.y_test))
+    assert row["test_confidence"] == pytest.approx(calibration.softmax(logits).max(1).mean())
+    assert row["test_loss"] == pytest.approx(
+        calibration.negative_log_likelihood(logits, small_mnist1d.y_test), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def stacked_and_single(small_mnist1d):
+    # patience 1 with a fast learning rate: the validation loss turns up and the runs stop
+    settings = [Setting("none"), Setting("dropout", dropout=0.3),
+                Setting("es", patience=1), Setting("dropout+ES", dropout=0.3, patience=1)]
+    kwargs = dict(model="cnn", epochs=12, lr=3e-2, batch_size=50, dtype="float64")
+    stacked = run_ablation(settings, small_mnist1d, backend="np", seeds=[0, 1, 2], **kwargs)
+    single = [train_setting(s, small_mnist1d, backend="np", seed=seed, **kwargs)
+              for s in settings for seed in (0, 1, 2)]
+    return stacked, single
+
+
+def test_run_ablation_trains_the_seeds_together_as_single_runs_would(stacked_and_single):
+    stacked, single = stacked_and_single
+    assert [(r["setting"], r["seed"]) for r in stacked] == [
+        (r["setting"], r["seed"]) for r in single]
+    for ours, theirs in zip(stacked, single, strict=True):
+        assert ours["epochs"] == theirs["epochs"], (ours["setting"], ours["seed"])
+        for key in ROW_KEYS - {"setting", "backend", "seed", "epochs"}:
+            assert ours[key] == pytest.approx(theirs[key], abs=1e-8), (ours["setting"], key)
+
+
+def test_early_stopping_in_run_ablation_stops_and_keeps_the_best_epoch(stacked_and_single):
+    stacked, _ = stacked_and_single
+    es = [r for r in stacked if r["setting"] == "es"]
+    plain = [r for r in stacked if r["setting"] == "none"]
+    assert any(r["epochs"] < 12 for r in es)               # the runs did stop early
+    assert all(r["epochs"] == 12 for r in plain)
+    assert [r["test_loss"] for r in es] != [r["test_loss"] for r in plain]
+
+
+def test_an_early_stopping_setting_shares_the_run_of_its_twin(small_mnist1d, monkeypatch):
+    import regbook.np as rnp
+    calls = []
+    real = rnp.fit_seeds
+
+    def spy(*args, **kwargs):
+        calls.append(dict(seeds=list(kwargs["seeds"]), epochs=kwargs["epochs"],
+                          validation="X_val" in kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rnp, "fit_seeds", spy)
+    rows = run_ablation([Setting("none"), Setting("es", patience=1), Setting("L2", lam2=1e-3)],
+                        small_mnist1d, backend="np", seeds=[0, 1], model="cnn",
+                        **dict(NP_FAST, epochs=8, lr=3e-2))
+    # one stacked run of none (with the validation data early stopping needs), one of L2
+    # (without: nothing stops on it); no second run of none for "es", only its seeds retrained
+    # to their best epoch (a seed whose best epoch is the last keeps the long run's network)
+    assert [c for c in calls if c["epochs"] == 8] == [
+        dict(seeds=[0, 1], epochs=8, validation=True),
+        dict(seeds=[0, 1], epochs=8, validation=False)]
+    retrained = [c for c in calls if c["epochs"] < 8]
+    assert all(not c["validation"] for c in retrained)
+    seeds = [s for c in retrained for s in c["seeds"]]
+    assert len(seeds) == len(set(seeds)) and set(seeds) <= {0, 1}
+    assert [r["setting"] for r in rows] == ["none", "none", "es", "es", "L2", "L2"]

@@ -91,11 +91,13 @@ __all__ += ["batchnorm_forward", "batchnorm_backward", "BatchNorm"]
 
 # --- augmentation ---
 from regbook.np.augment import (  # noqa: E402
-    add_gaussian_noise, augment_batch, augment_dataset, random_shift, shift_images,
+    SignalAugment, add_gaussian_noise, augment_batch, augment_dataset, random_scale_signals,
+    random_shift, random_translate_signals, scale_signals, shift_images, translate_signals,
 )
 
 __all__ += ["shift_images", "random_shift", "add_gaussian_noise", "augment_batch",
-            "augment_dataset"]
+            "augment_dataset", "translate_signals", "random_translate_signals",
+            "scale_signals", "random_scale_signals", "SignalAugment"]
 
 # --- convolutions, pooling and layer norm (forward/backward pairs) ---
 from regbook.np.conv import (  # noqa: E402
@@ -133,3 +135,8 @@ __all__ += ["make_cnn", "Conv1d", "MaxPool1d", "GlobalAvgPool1d", "Flatten", "Ad
 from regbook.np.stacked import fit_seeds  # noqa: E402
 
 __all__ += ["fit_seeds"]
+
+# --- the Bayesian view: evidence maximisation, posterior ---
+from regbook.np.bayesian import BayesianFit, bayesian_ridge, log_evidence, posterior  # noqa: E402
+
+__all__ += ["bayesian_ridge", "BayesianFit", "posterior", "log_evidence"]

@@ -17,14 +17,19 @@ PyTorch's ``(B, C, L)``. A convolution window of k positions then covers ``k C``
 numbers, so the im2col patches of all members are one strided view copied with contiguous
 rows, and the product :math:`P_k W_k'` (:math:`W_k'` the kernel as a ``(k C_in, C_out)``
 matrix) comes out already in the next layer's layout: no transposes of the activations, which
-dominate the single layers' cost at these sizes. :class:`~regbook.np.Flatten` returns to
-``(C, L)`` order, so the head's weights are the members' own; dropout masks are drawn in the
-single layer's ``(B, C, L)`` shape from each member's own generator (in a single run's order)
-and transposed. Batch norm's statistics and running estimates are per member and channel
-(:math:`m = B L` values each); layer norm's :math:`\hat x` is
-:func:`~regbook.np.layernorm_forward`'s (it normalises any leading axes), with each member's
-:math:`\gamma_k, \beta_k`; the pooling pairs of :mod:`regbook.np.conv` are reused with the
-members folded into the batch. So stacked training equals K single runs up to rounding.
+dominate the single layers' cost at these sizes. A convolution with many input channels
+skips even the patches: its padded input, cut into rows of ``stride`` positions, is multiplied
+by the kernel's taps in a few shifted products (:class:`_Conv1d`'s grouped form); and a ReLU
+right before such a convolution or :class:`~regbook.np.Flatten` is applied by that layer as it
+copies its input, so the activations are read and written once less.
+:class:`~regbook.np.Flatten` returns to ``(C, L)`` order, so the head's weights are the
+members' own; dropout masks are drawn in the single layer's ``(B, C, L)`` shape from each
+member's own generator (in a single run's order) and transposed. Batch norm's statistics and
+running estimates are per member and channel (:math:`m = B L` values each); layer norm's
+:math:`\hat x` is :func:`~regbook.np.layernorm_forward`'s (it normalises any leading axes),
+with each member's :math:`\gamma_k, \beta_k`; the pooling pairs of :mod:`regbook.np.conv`
+are reused with the members folded into the batch. So stacked training equals K single runs
+up to rounding.
 
 The parameter names are a :class:`~regbook.np.Sequential`'s (``"0.W"``, ``"1.w"``, ...), so
 the toolkit's optimizers (:mod:`regbook.np.optimizers`, elementwise rules) and the training
@@ -111,43 +116,151 @@ class _Linear(_Stacked):
         return np.matmul(dout, W.transpose(0, 2, 1)) if need_dx else None
 
 
+#: The grouped form of :class:`_Conv1d` needs ``stride * C_in`` numbers in a group of positions
+#: at least this wide to pay off; a narrower convolution (a first layer's single channel) runs
+#: through im2col patches, which are small there.
+_GROUPED_MIN_WIDTH = 16
+
+
 class _Conv1d(_Stacked):
-    r""":func:`regbook.np.conv1d_forward` per member, channels last: with the patches
-    :math:`P_k` ``(B L_out, k C_in)`` (row :math:`(n, l)`: positions :math:`ls .. ls + k - 1`
-    of the padded input, all channels) and :math:`W_k'` ``(k C_in, C_out)``,
-    :math:`Y_k = P_k W_k' + \mathbf 1 b_k^\top`; backward :math:`\partial W_k' = P_k^\top
-    G_k`, :math:`\partial b_k = G_k^\top \mathbf 1`, :math:`\partial P_k = G_k W_k'^\top`
+    r""":func:`regbook.np.conv1d_forward` per member, channels last, as batched matrix products
+    with the kernel :math:`W_k'` as a ``(k C_in, C_out)`` matrix (rows: tap, then channel).
+
+    *Grouped form* (``stride * C_in >= 16``). The padded input of an example is cut into rows
+    of :math:`s` consecutive positions (all channels): row :math:`q` of the matrix :math:`F`
+    holds positions :math:`q s .. q s + s - 1`, so window :math:`l` is rows :math:`l, l + 1,
+    .., l + G - 1` (:math:`G = \lceil k / s \rceil` groups of taps, the last one possibly
+    partial) and
+
+    .. math:: Y_l = \sum_{g < G} F_{l + g}\, W'_g + b, \qquad
+              \partial W'_g = \sum_l F_{l + g}^\top \partial Y_l, \qquad
+              \partial F_q = \sum_g \partial Y_{q - g}\, W_g'^\top ,
+
+    :math:`W'_g` the rows of taps :math:`g s .. g s + s - 1`. With :math:`L_\text{out} + G - 1`
+    rows per example (the last :math:`G - 1` outputs are discarded, their gradients are zero)
+    the rows of all examples of a member are one matrix with a constant stride, so each sum
+    is :math:`G` plain BLAS products over shifted row ranges of the one padded copy of the
+    input: no patch matrix is built and no patch gradient is scattered back (col2im). When a
+    ReLU comes right before (``relu_input``, set by :class:`StackedSequential`), it is applied
+    while the input is copied in, :math:`F = \max(0, x)`, and its mask :math:`[F > 0]` is
+    applied to :math:`\partial x`.
+
+    *im2col form* (narrower inputs): the patches :math:`P_k` ``(B L_out, k C_in)`` (row
+    :math:`(n, l)`: positions :math:`ls .. ls + k - 1` of the padded input, all channels),
+    stored with a column of ones so that the bias is part of the product,
+    :math:`Y_k = [P_k\ \mathbf 1] [W_k'; b_k^\top]`; backward :math:`[\partial W_k';
+    \partial b_k^\top] = [P_k\ \mathbf 1]^\top G_k`, :math:`\partial P_k = G_k W_k'^\top`
     added back tap by tap (col2im)."""
+
+    def __init__(self, members: list):
+        super().__init__(members)
+        layer = members[0]
+        self.k, self.s, self.p = layer.kernel_size, layer.stride, layer.padding
+        self.grouped = self.s * layer.c_in >= _GROUPED_MIN_WIDTH
+        self.relu_input = False
 
     def _kernel(self) -> np.ndarray:
         w = self.params["w"]                                   # (K, C_out, C_in, k)
         return w.transpose(0, 3, 2, 1).reshape(w.shape[0], -1, w.shape[1])
 
+    def _groups(self, c_in: int) -> list[tuple[int, int]]:
+        """Each group of taps as (first row of W', number of rows)."""
+        k, s = self.k, self.s
+        return [(g * c_in, min(s, k - g) * c_in) for g in range(0, k, s)]
+
     def forward(self, x, training):
-        layer = self.members[0]
         kernel = self._kernel()                                # W' (K, k C_in, C_out)
         x = _float_like(x, kernel)
+        if not self.grouped:
+            return self._forward_im2col(x, kernel)
         n_models, n, length, c_in = x.shape
-        k, s, p = layer.kernel_size, layer.stride, layer.padding
+        k, s, p = self.k, self.s, self.p
+        groups = self._groups(c_in)
+        l_out = (length + 2 * p - k) // s + 1
+        per_example = l_out + len(groups) - 1                  # rows of F per example
+        rows = n * per_example
+        frame = np.empty((n_models, rows + len(groups) - 1, s * c_in), x.dtype)
+        frame[:, rows:] = 0                                    # read only by discarded rows
+        padded = frame[:, :rows].reshape(n_models, n, s * per_example, c_in)
+        keep = min(length, s * per_example - p)                # positions some window reads
+        padded[:, :, :p] = 0
+        padded[:, :, p + keep:] = 0
+        if self.relu_input:
+            np.maximum(x[:, :, :keep], 0, out=padded[:, :, p:p + keep])
+        else:
+            padded[:, :, p:p + keep] = x[:, :, :keep]
+        out = None
+        for g, (first, width) in enumerate(groups):
+            part = np.matmul(frame[:, g:g + rows, :width], kernel[:, first:first + width])
+            out = part if out is None else np.add(out, part, out=out)
+        out += self.params["b"][:, None, :]
+        self.cache = (frame, kernel, x.shape, l_out)
+        return out.reshape(n_models, n, per_example, -1)[:, :, :l_out]
+
+    def backward(self, dout, need_dx=True):
+        if not self.grouped:
+            return self._backward_im2col(dout, need_dx)
+        frame, kernel, (n_models, n, length, c_in), l_out = self.cache
+        s, p = self.s, self.p
+        groups = self._groups(c_in)
+        per_example = l_out + len(groups) - 1
+        rows = n * per_example
+        g_frame = np.zeros((n_models, n, per_example, kernel.shape[2]), kernel.dtype)
+        g_frame[:, :, :l_out] = dout                           # zero for discarded rows
+        g = g_frame.reshape(n_models, rows, -1)
+        dkernel = np.empty(kernel.shape, frame.dtype)
+        for i, (first, width) in enumerate(groups):
+            np.matmul(frame[:, i:i + rows, :width].transpose(0, 2, 1), g,
+                      out=dkernel[:, first:first + width])
+        dw = dkernel.reshape(n_models, self.k, c_in, -1).transpose(0, 3, 2, 1)
+        self.grads = {"w": np.ascontiguousarray(dw), "b": _column_sum(g)}
+        if not need_dx:
+            return None
+        kernel_t = kernel.transpose(0, 2, 1)                   # (K, C_out, k C_in)
+        d_frame = np.empty(frame.shape, kernel.dtype)
+        d_frame[:, rows:] = 0
+        for i, (first, width) in enumerate(groups):
+            part = d_frame[:, i:i + rows, :width]
+            if i == 0 and width == frame.shape[2]:             # every row of d_frame
+                np.matmul(g, kernel_t[:, :, :width], out=part)
+                continue
+            if i == 0:
+                d_frame[:, :rows] = 0
+            part += np.matmul(g, kernel_t[:, :, first:first + width])
+        if self.relu_input:
+            d_frame *= frame > 0                               # ReLU's mask, padding included
+        d_padded = d_frame[:, :rows].reshape(n_models, n, s * per_example, c_in)
+        keep = min(length, s * per_example - p)
+        dx = d_padded[:, :, p:p + keep]
+        if keep == length:
+            return dx
+        full = np.zeros((n_models, n, length, c_in), dx.dtype)
+        full[:, :, :keep] = dx
+        return full
+
+    def _forward_im2col(self, x, kernel):
+        n_models, n, length, c_in = x.shape
+        k, s, p = self.k, self.s, self.p
         padded = np.zeros((n_models, n, length + 2 * p, c_in), x.dtype)
         padded[:, :, p:p + length] = x
         rows = padded.reshape(n_models, n, -1)                  # each example one long row
         windows = sliding_window_view(rows, k * c_in, axis=2)[:, :, ::s * c_in]
         l_out = windows.shape[2]
-        cols = windows.reshape(n_models, n * l_out, k * c_in)  # P, one copy
-        out = np.matmul(cols, kernel)
-        out += self.params["b"][:, None, :]
+        cols = np.empty((n_models, n, l_out, k * c_in + 1), x.dtype)
+        cols[..., :-1] = windows                               # P, one copy
+        cols[..., -1] = 1                                      # [P 1] [W'; b^T] = P W' + 1 b^T
+        cols = cols.reshape(n_models, n * l_out, -1)
+        out = np.matmul(cols, np.concatenate([kernel, self.params["b"][:, None, :]], axis=1))
         self.cache = (cols, kernel, x.shape)
         return out.reshape(n_models, n, l_out, -1)
 
-    def backward(self, dout, need_dx=True):
+    def _backward_im2col(self, dout, need_dx):
         cols, kernel, (n_models, n, length, c_in) = self.cache
-        layer = self.members[0]
-        k, s, p = layer.kernel_size, layer.stride, layer.padding
+        k, s, p = self.k, self.s, self.p
         g = dout.astype(kernel.dtype, copy=False).reshape(n_models, cols.shape[1], -1)
-        dkernel = np.matmul(cols.transpose(0, 2, 1), g)      # (K, k C_in, C_out)
-        dw = dkernel.reshape(n_models, k, c_in, -1).transpose(0, 3, 2, 1)
-        self.grads = {"w": np.ascontiguousarray(dw), "b": _column_sum(g)}
+        dkernel = np.matmul(cols.transpose(0, 2, 1), g)      # [dW'; db^T] (K, k C_in + 1, C_out)
+        dw = dkernel[:, :-1].reshape(n_models, k, c_in, -1).transpose(0, 3, 2, 1)
+        self.grads = {"w": np.ascontiguousarray(dw), "b": dkernel[:, -1].copy()}
         if not need_dx:
             return None
         dcols = np.matmul(g, kernel.transpose(0, 2, 1))       # dP (K, B L_out, k C_in)
@@ -156,7 +269,7 @@ class _Conv1d(_Stacked):
 
 def _col2im(dcols: np.ndarray, length: int, stride: int, padding: int) -> np.ndarray:
     r"""Adjoint of the channels-last patch extraction: ``dcols`` ``(K, B, L_out, k, C)`` added
-    back where each patch came from, :math:`\partial x^{	ext{pad}}_{l s + j} \mathrel{+}=
+    back where each patch came from, :math:`\partial x^{\text{pad}}_{l s + j} \mathrel{+}=
     \partial P_{l, j}`, then the padding cut off.
 
     Taps :math:`j_0 .. j_0 + s - 1` of window :math:`l` land on the :math:`s` consecutive
@@ -321,11 +434,21 @@ class _Dropout(_Stacked):
 
 
 class _ReLU(_Stacked):
+    """``max(0, x)``; ``folded``: left to the layer right after it (a grouped
+    :class:`_Conv1d` or :class:`_Flatten`, whose ``relu_input`` is set), so here the
+    identity."""
+
+    folded = False
+
     def forward(self, x, training):
+        if self.folded:
+            return x
         self.cache = x > 0
         return np.maximum(x, 0)
 
     def backward(self, dout, need_dx=True):
+        if self.folded:
+            return dout
         if dout.flags.writeable and dout.dtype.kind == "f":   # the next layer's fresh array
             return np.multiply(dout, self.cache, out=dout)
         return dout * self.cache
@@ -342,17 +465,33 @@ class _AddChannel(_Stacked):
 
 
 class _Flatten(_Stacked):
-    """Channels-last ``(K, B, L, C)`` to rows ``(K, B, C L)`` in the single layer's ``(C, L)``
-    order, so that the next Linear's weights are the members' own."""
+    r"""Channels-last ``(K, B, L, C)`` to rows ``(K, B, C L)`` in the single layer's ``(C, L)``
+    order, so that the next Linear's weights are the members' own. With ``relu_input`` (a
+    folded ReLU right before it) the copy is :math:`\max(0, x)` and the backward pass applies
+    its mask."""
+
+    relu_input = False
 
     def forward(self, x, training):
-        self.cache = x.shape
-        if x.ndim == 3:
+        self.cache = (x.shape, None)
+        if x.ndim == 4:
+            out = np.empty(x.shape[:2] + (x.shape[3], x.shape[2]), x.dtype)
+            x = x.transpose(0, 1, 3, 2)
+        elif not self.relu_input:
             return x
-        return x.transpose(0, 1, 3, 2).reshape(x.shape[:2] + (-1,))
+        else:
+            out = np.empty(x.shape, x.dtype)
+        if self.relu_input:
+            np.maximum(x, 0, out=out)
+            self.cache = (self.cache[0], out)
+        else:
+            out[...] = x
+        return out.reshape(out.shape[:2] + (-1,))
 
     def backward(self, dout, need_dx=True):
-        shape = self.cache
+        shape, relu_out = self.cache
+        if relu_out is not None:
+            dout = dout * (relu_out.reshape(dout.shape) > 0)
         if len(shape) == 3:
             return dout
         return dout.reshape(shape[:2] + (shape[3], shape[2])).transpose(0, 1, 3, 2)
@@ -426,6 +565,10 @@ class StackedSequential(_LayerList):
                        for i in range(len(members[0].layers))]
         with_params = [i for i, layer in enumerate(self.layers) if layer.params]
         self._first_trained = with_params[0] if with_params else -1
+        for before, layer in zip(self.layers, self.layers[1:]):
+            if type(before) is _ReLU and (type(layer) is _Flatten
+                                          or (type(layer) is _Conv1d and layer.grouped)):
+                before.folded = layer.relu_input = True     # one pass over the activations
 
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:

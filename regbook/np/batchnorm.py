@@ -92,8 +92,10 @@ def batchnorm_forward(
     Raises
     ------
     ValueError
-        If each feature has only one value (``m = 1``): its variance is undefined, as in
-        PyTorch's "Expected more than 1 value per channel when training".
+        If each feature has only one value (``m = 1``), as PyTorch refuses it ("Expected more
+        than 1 value per channel when training"): the biased batch variance is 0 (the output
+        would be :math:`\beta`), but the unbiased variance of the running update divides by
+        :math:`m - 1 = 0`. Keras 3 accepts such a batch.
     """
     x = _check_input(x, finite=False)
     eps = check_float(eps, "eps", minimum=0.0, include_min=False)

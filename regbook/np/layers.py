@@ -56,6 +56,9 @@ __all__ = ["Layer", "Linear", "ReLU", "Dropout", "Sequential", "make_mlp", "Conv
 #: The initialisations of :class:`Linear` and :class:`Conv1d`.
 INITS = ("torch", "he")
 
+#: ``make_mlp``/``make_cnn``'s ``init`` (:data:`regbook._architecture.INITS`) as the layers'.
+_LAYER_INIT = {"pytorch": "torch", "he": "he"}
+
 
 def _check_input(x, name: str = "x", ndim: int | None = 2) -> np.ndarray:
     arr = check_array(x, name, ndim=ndim, dtype=None)
@@ -654,7 +657,8 @@ class Sequential(_LayerList, Layer):
 
 
 @_signatures.implements(_signatures.make_mlp)
-def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) -> Sequential:
+def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, init, seed,
+             dtype) -> Sequential:
     r"""A ReLU MLP ``Linear -> [BatchNorm] -> ReLU -> [Dropout] -> ... -> Linear`` (logits).
 
     .. math:: h_0 = x,\quad
@@ -664,26 +668,28 @@ def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) ->
 
     The NumPy twin of :func:`regbook.torch.make_mlp` / :func:`regbook.tf.make_mlp`. The
     :class:`BatchNorm` layers are added only with ``batchnorm=True``, the :class:`Dropout`
-    layers only when ``dropout > 0``. The Linear weights (PyTorch's default initialisation,
-    :class:`Linear`) are drawn from ``numpy.random.default_rng(seed)``; each dropout layer has
-    a generator of its own, spawned from ``numpy.random.SeedSequence(seed)``. So the same seed
+    layers only when ``dropout > 0``. The Linear weights (PyTorch's default initialisation, or
+    He's normal one with ``init="he"``: :class:`Linear`'s ``init="torch"`` / ``"he"``) are
+    drawn layer by layer from ``numpy.random.default_rng(seed)``; each dropout layer has a
+    generator of its own, spawned from ``numpy.random.SeedSequence(seed)``. So the same seed
     gives the same weights with or without batch norm and dropout. No global generator is used.
 
     """
-    n_inputs, widths, n_classes, dropout, batchnorm, seed = check_mlp_args(
-        n_inputs, hidden, n_classes, dropout, batchnorm, seed)
+    n_inputs, widths, n_classes, dropout, batchnorm, seed, init = check_mlp_args(
+        n_inputs, hidden, n_classes, dropout, batchnorm, seed, init)
     dtype = check_float_dtype(dtype)
+    init = _LAYER_INIT[init]
     rng = np.random.default_rng(seed)
     mask_seeds = np.random.SeedSequence(seed).spawn(len(widths))
     layers: list = []
     fan_in = n_inputs
     for width, mask_seed in zip(widths, mask_seeds):
-        layers.append(Linear(fan_in, width, rng=rng, dtype=dtype))
+        layers.append(Linear(fan_in, width, rng=rng, init=init, dtype=dtype))
         if batchnorm:
             layers.append(BatchNorm(width, dtype=dtype))
         layers.append(ReLU())
         if dropout > 0:
             layers.append(Dropout(dropout, rng=np.random.default_rng(mask_seed)))
         fan_in = width
-    layers.append(Linear(fan_in, n_classes, rng=rng, dtype=dtype))
+    layers.append(Linear(fan_in, n_classes, rng=rng, init=init, dtype=dtype))
     return Sequential(layers)

@@ -2,9 +2,9 @@ r"""The book's NumPy models: the ReLU MLP and the 1-D convolutional network.
 
 :func:`make_mlp` (defined in :mod:`regbook.np.layers`, re-exported here) and :func:`make_cnn`
 are the NumPy twins of :func:`regbook.torch.make_mlp` / :func:`regbook.torch.make_cnn` and
-their Keras counterparts: the same arguments, PyTorch's default initialisation drawn from
-``numpy.random.default_rng(seed)``, dropout masks from generators of their own, and no global
-generator touched.
+their Keras counterparts: the same arguments, PyTorch's default initialisation (or He's, with
+``init="he"``) drawn from ``numpy.random.default_rng(seed)``, dropout masks from generators of
+their own, and no global generator touched.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from regbook.np.layers import (
     Linear,
     ReLU,
     Sequential,
+    _LAYER_INIT,
     make_mlp,
 )
 
@@ -36,7 +37,7 @@ __all__ = ["make_mlp", "make_cnn"]
 
 @_signatures.implements(_signatures.make_cnn)
 def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dropout, batchnorm,
-             layernorm, seed, dtype) -> Sequential:
+             layernorm, init, seed, dtype) -> Sequential:
     r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
 
     The model adds the channel axis itself (:class:`regbook.np.AddChannel`: ``(N, L)`` ->
@@ -59,11 +60,11 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
     as ``nn.LayerNorm(C)`` on the ``(N, L, C)`` transpose) only with ``layernorm=True``;
     :class:`regbook.np.Dropout` only when ``dropout > 0``. The ``Conv1d`` kernels and biases
     and then the head's are drawn, block by block, with PyTorch's default initialisation
-    (:math:`U(\pm 1/\sqrt{\text{fan\_in}})`, :math:`\text{fan\_in} = C_{b-1} k_b`) from one
+    (:math:`U(\pm 1/\sqrt{\text{fan\_in}})`, :math:`\text{fan\_in} = C_{b-1} k_b`) or, with
+    ``init="he"``, He's (:math:`\mathcal N(0, 2/\text{fan\_in})`, zero biases) from one
     ``numpy.random.default_rng(seed)``; each dropout layer's generator is spawned from
     ``numpy.random.SeedSequence(seed)``. So a seed gives the same weights whatever
-    ``dropout``, ``batchnorm`` and ``layernorm`` are, and no global generator is used. (He
-    initialisation: build the layers with ``init="he"``, :class:`regbook.np.Conv1d`.)
+    ``dropout``, ``batchnorm`` and ``layernorm`` are, and no global generator is used.
 
     Returns
     -------
@@ -73,13 +74,15 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         ``get_weights()`` lists the arrays in the order of its ``state_dict()``.
     """
     (n_inputs, n_classes, widths, kernels, lengths, stride, padding, dropout, batchnorm,
-     layernorm, seed) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
-                                       padding, dropout, batchnorm, layernorm, seed)
+     layernorm, seed, init) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
+                                             padding, dropout, batchnorm, layernorm, seed, init)
     dtype = check_float_dtype(dtype)
+    init = _LAYER_INIT[init]
     rng = np.random.default_rng(seed)
-    convs = [Conv1d(c_in, c_out, k, stride=stride, padding=padding, rng=rng, dtype=dtype)
+    convs = [Conv1d(c_in, c_out, k, stride=stride, padding=padding, rng=rng, init=init,
+                    dtype=dtype)
              for c_in, c_out, k in zip([1] + widths[:-1], widths, kernels)]
-    head = Linear(widths[-1] * lengths[-1], n_classes, rng=rng, dtype=dtype)
+    head = Linear(widths[-1] * lengths[-1], n_classes, rng=rng, init=init, dtype=dtype)
     mask_seeds = np.random.SeedSequence(seed).spawn(len(widths))
     layers: list = [AddChannel(n_inputs)]
     for conv, width, mask_seed in zip(convs, widths, mask_seeds):

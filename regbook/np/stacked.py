@@ -122,13 +122,14 @@ def fit_seeds(make_model, X_train, y_train,
                          weight_decay=a["weight_decay"])
     X, y = train
 
-    def step(idx: np.ndarray) -> None:            # idx (K, B): member k's batch in row k
-        train_step(stacked, opt, X[idx], y[idx], data_loss=stacked_cross_entropy,
-                   lam1=a["lam1"], lam2=a["lam2"], decay=decay)
+    def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
+        # idx (K, B): member k's batch in row k; X_batch (K, B, d) its augmented features
+        train_step(stacked, opt, X[idx] if X_batch is None else X_batch, y[idx],
+                   data_loss=stacked_cross_entropy, lam1=a["lam1"], lam2=a["lam2"], decay=decay)
 
     histories = run_stacked_epochs(
         n=len(X), epochs=a["epochs"], batch_size=a["batch_size"], seeds=a["seeds"], step=step,
         evaluate=lambda X_, y_: stacked_loss_accuracy(stacked, X_, y_), train=train,
-        validation=validation, progress=a["progress"])
+        validation=validation, progress=a["progress"], augment=a["augment"], features=X)
     stacked.write_back()
     return models, histories

@@ -167,7 +167,8 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
     ``numpy.random.default_rng(seed)`` (the same batches as :func:`regbook.torch.fit_classifier`
     and :func:`regbook.tf.fit_classifier`); a last batch of a single example is skipped
     (:func:`regbook._training.minibatches`). Dropout masks come from the layers' own
-    generators; no global generator is used. Features are float32.
+    generators; no global generator is used. Features are float32 (``augment`` receives and
+    returns float32 batches).
 
     ``optimizer`` may also be a :class:`regbook.np.SGD`, :class:`~regbook.np.Adam` or
     :class:`~regbook.np.AdamW` object, which carries its own settings (``lr``, ``momentum``
@@ -199,8 +200,9 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
             check_labels(y, f"y_{part}", n_out)
     decay = decay_names(model, a["decay_scope"])
 
-    def step(idx: np.ndarray) -> None:
-        train_step(model, opt, train[0][idx], train[1][idx], data_loss=softmax_cross_entropy,
+    def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
+        X_batch = train[0][idx] if X_batch is None else X_batch     # augmented, when given
+        train_step(model, opt, X_batch, train[1][idx], data_loss=softmax_cross_entropy,
                    lam1=a["lam1"], lam2=a["lam2"], decay=decay)
 
     return run_epochs(
@@ -208,7 +210,8 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
         step=step, evaluate=lambda X, y: _loss_accuracy(model, X, y), train=train,
         validation=validation, early_stopping=a["early_stopping"], monitor=a["monitor"],
         progress=a["progress"], get_weights=lambda: model.get_weights(),
-        set_weights=lambda weights: model.set_weights(weights))
+        set_weights=lambda weights: model.set_weights(weights), augment=a["augment"],
+        features=train[0])
 
 
 def _check_left_at_defaults(optimizer, **settings) -> None:

@@ -47,7 +47,8 @@ def check_dtype(dtype, name: str = "dtype") -> str:
 
 
 @_signatures.implements(_signatures.make_mlp)
-def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) -> keras.Sequential:
+def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, init, seed,
+             dtype) -> keras.Sequential:
     r"""A ReLU multilayer perceptron returning logits, ``Dense -> [BN] -> ReLU -> [Dropout]``.
 
     .. math:: h_0 = x,\quad h_\ell = \operatorname{drop}_p\bigl(\max(0,
@@ -55,20 +56,22 @@ def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) ->
               \text{logits} = h_{L-1} W_L + b_L
 
     (Keras kernels are ``(in, out)``, hence :math:`hW` rather than PyTorch's :math:`Wh`.)
+    Biases start at 0; kernels are Glorot uniform (Keras's default), or He's normal with
+    ``init="he"``, each layer drawn with a seed of its own (:func:`layer_seed`).
 
     Returns
     -------
     keras.Sequential
         Built (its variables exist), in inference mode unless called with ``training=True``.
     """
-    n_inputs, widths, n_classes, dropout, batchnorm, seed = check_mlp_args(
-        n_inputs, hidden, n_classes, dropout, batchnorm, seed)
+    n_inputs, widths, n_classes, dropout, batchnorm, seed, init = check_mlp_args(
+        n_inputs, hidden, n_classes, dropout, batchnorm, seed, init)
     dtype = check_dtype(dtype)
     layers: list = [keras.Input(shape=(n_inputs,), dtype=dtype)]
     for i, width in enumerate(widths):
-        layers.append(_dense(width, seed, i, dtype))
+        layers.append(_dense(width, seed, i, init, dtype))
         layers += _after(width, batchnorm, False, dropout, layer_seed(seed, "dropout", i), dtype)
-    layers.append(_dense(n_classes, seed, len(widths), dtype))
+    layers.append(_dense(n_classes, seed, len(widths), init, dtype))
     return keras.Sequential(layers)
 
 
@@ -84,15 +87,27 @@ def _after(width: int, batchnorm: bool, layernorm: bool, dropout: float, dropout
     return layers
 
 
-def _dense(units: int, seed: int, index: int, dtype: str) -> keras.layers.Dense:
-    init = keras.initializers.GlorotUniform(seed=layer_seed(seed, "dense", index))
-    return keras.layers.Dense(units, kernel_initializer=init, bias_initializer="zeros",
+def _kernel_initializer(init: str, seed: int) -> keras.initializers.Initializer:
+    r"""The kernel initialiser of ``init``, seeded: ``"pytorch"`` keeps Keras's default
+    ``GlorotUniform`` (:math:`\mathcal U(\pm\sqrt{6/(\text{fan\_in} + \text{fan\_out})})`);
+    ``"he"`` is :math:`\mathcal N(0, 2/\text{fan\_in})`, ``VarianceScaling(2, "fan_in",
+    "untruncated_normal")`` -- PyTorch's ``kaiming_normal_``. (Keras's ``HeNormal`` has the
+    same variance but truncates at two of its standard deviations.)"""
+    if init == "he":
+        return keras.initializers.VarianceScaling(2.0, mode="fan_in",
+                                                  distribution="untruncated_normal", seed=seed)
+    return keras.initializers.GlorotUniform(seed=seed)
+
+
+def _dense(units: int, seed: int, index: int, init: str, dtype: str) -> keras.layers.Dense:
+    kernel = _kernel_initializer(init, layer_seed(seed, "dense", index))
+    return keras.layers.Dense(units, kernel_initializer=kernel, bias_initializer="zeros",
                               dtype=dtype)
 
 
 @_signatures.implements(_signatures.make_cnn)
 def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dropout, batchnorm,
-             layernorm, seed, dtype) -> keras.Sequential:
+             layernorm, init, seed, dtype) -> keras.Sequential:
     r"""A 1-D convolutional classifier returning logits; the defaults are MNIST-1D's CNN.
 
     The model takes the rows ``(N, n_inputs)`` of :func:`make_mlp`, adds a channel axis
@@ -120,22 +135,22 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         ``[LayerNorm]``, ``ReLU``, ``[Dropout]``, then ``Permute``, ``Flatten``, ``Dense``.
     """
     (n_inputs, n_classes, widths, kernels, lengths, stride, padding, dropout, batchnorm,
-     layernorm, seed) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
-                                       padding, dropout, batchnorm, layernorm, seed)
+     layernorm, seed, init) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
+                                             padding, dropout, batchnorm, layernorm, seed, init)
     dtype = check_dtype(dtype)
     layers: list = [keras.Input(shape=(n_inputs,), dtype=dtype),
                     keras.layers.Reshape((n_inputs, 1), dtype=dtype)]
     for b, (width, k) in enumerate(zip(widths, kernels)):
         if padding:
             layers.append(keras.layers.ZeroPadding1D(padding, dtype=dtype))
-        init = keras.initializers.GlorotUniform(seed=layer_seed(seed, "conv", b))
+        kernel = _kernel_initializer(init, layer_seed(seed, "conv", b))
         layers.append(keras.layers.Conv1D(width, k, strides=stride, padding="valid",
-                                          kernel_initializer=init, bias_initializer="zeros",
+                                          kernel_initializer=kernel, bias_initializer="zeros",
                                           dtype=dtype))
         layers += _after(width, batchnorm, layernorm, dropout, layer_seed(seed, "dropout", b),
                          dtype)
     layers += [keras.layers.Permute((2, 1), dtype=dtype), keras.layers.Flatten(dtype=dtype),
-               _dense(n_classes, seed, 0, dtype)]
+               _dense(n_classes, seed, 0, init, dtype)]
     return keras.Sequential(layers)
 
 

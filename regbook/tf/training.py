@@ -301,12 +301,12 @@ class _KerasCallbacks:
 
     def wrap(self, step: Callable[[np.ndarray], None]) -> Callable[[np.ndarray], None]:
         """``step``, calling ``on_epoch_begin`` before an epoch's first batch."""
-        def step_with_callbacks(idx: np.ndarray) -> None:
+        def step_with_callbacks(idx: np.ndarray, *X_batch: np.ndarray) -> None:
             if self.next_epoch is not None:
                 for cb in self.callbacks:
                     cb.on_epoch_begin(self.next_epoch)
                 self.next_epoch = None
-            step(idx)
+            step(idx, *X_batch)
 
         return step_with_callbacks
 
@@ -389,26 +389,44 @@ def fit_classifier(model, X_train, y_train, *, callbacks=None, **options) -> His
         train=(a["X_train"], a["y_train"]), validation=a["validation"],
         early_stopping=a["early_stopping"], monitor=a["monitor"], progress=a["progress"],
         get_weights=model.get_weights, set_weights=model.set_weights,
-        on_epoch_end=driver.on_epoch_end if callbacks else None)
+        on_epoch_end=driver.on_epoch_end if callbacks else None, augment=a["augment"],
+        features=a["X_train"])
     driver.on_train_end()
     return history
 
 
 def _make_step(model: keras.Model, a: dict) -> Callable[[np.ndarray], None]:
-    """``step(indices)`` for ``run_epochs``: one :func:`gradient_step` in a ``tf.function``."""
+    """``step(indices[, X_batch])`` for ``run_epochs``: one :func:`gradient_step` in a
+    ``tf.function``, on the rows ``indices`` of the training features or, with augmentation,
+    on the augmented NumPy batch ``X_batch`` (as a tensor of the model's dtype)."""
     variables = model.trainable_variables
     if not variables:
         raise ValueError("model has no trainable variables")
     decay = split_decay_params(model)[0] if a["decay_scope"] == "weights" else list(variables)
     update = PyTorchUpdate(variables, decay, optimizer=a["optimizer"], lr=a["lr"],
                            momentum=a["momentum"], weight_decay=a["weight_decay"])
-    X = tf.constant(a["X_train"].astype(_model_dtype(model), copy=False))
+    dtype = _model_dtype(model)
+    X = tf.constant(a["X_train"].astype(dtype, copy=False))
     y = tf.constant(a["y_train"])
+
+    def batch_step(X_b, idx):
+        gradient_step(model, variables, X_b, tf.gather(y, idx), loss="cross_entropy",
+                      apply=update, penalty=lambda: _book_penalty(decay, a["lam1"], a["lam2"]))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
     def train_step(idx):
-        gradient_step(model, variables, tf.gather(X, idx), tf.gather(y, idx),
-                      loss="cross_entropy", apply=update,
-                      penalty=lambda: _book_penalty(decay, a["lam1"], a["lam2"]))
+        batch_step(tf.gather(X, idx), idx)
 
-    return lambda idx: train_step(tf.constant(idx, dtype=tf.int64))
+    @tf.function(input_signature=[tf.TensorSpec([None, X.shape[1]], dtype),
+                                  tf.TensorSpec([None], tf.int64)])
+    def augmented_step(X_b, idx):
+        batch_step(X_b, idx)
+
+    def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
+        idx = tf.constant(idx, dtype=tf.int64)
+        if X_batch is None:
+            train_step(idx)
+        else:
+            augmented_step(tf.constant(X_batch.astype(dtype, copy=False)), idx)
+
+    return step

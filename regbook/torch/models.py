@@ -1,7 +1,8 @@
 r"""The book's models in PyTorch: the ReLU MLP, the 1-D CNN and the linear model.
 
 The same names and arguments as :mod:`regbook.np` and :mod:`regbook.tf` (see
-:mod:`regbook.backends`). Weights are drawn with PyTorch's default initialisation inside
+:mod:`regbook.backends`). Weights are drawn with PyTorch's default initialisation (or, with
+``init="he"``, ``nn.init.kaiming_normal_``) inside
 ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``: the same seed gives the same
 network, and the caller's global generator is left exactly as it was.
 """
@@ -42,7 +43,8 @@ def _check_dtype(dtype, name: str = "dtype") -> torch.dtype:
 
 
 @_signatures.implements(_signatures.make_mlp)
-def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) -> nn.Sequential:
+def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, init, seed,
+             dtype) -> nn.Sequential:
     r"""A ReLU MLP ``Linear -> [BatchNorm1d] -> ReLU -> [Dropout] -> ... -> Linear`` (logits).
 
     .. math:: h_0 = x,\quad
@@ -52,37 +54,48 @@ def make_mlp(n_inputs, hidden, n_classes, *, dropout, batchnorm, seed, dtype) ->
     ``nn.BatchNorm1d`` only when ``batchnorm=True``, ``nn.Dropout(dropout)`` only when
     ``dropout > 0``. The ``Linear`` layers have PyTorch's default initialisation
     (:math:`W, b \sim U(\pm 1/\sqrt{\text{fan\_in}})`), drawn inside
-    ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``: the global generator is left
-    untouched, and since batch norm (:math:`\gamma = 1, \beta = 0`) and dropout draw nothing,
-    a seed gives the same ``Linear`` weights whatever ``dropout`` and ``batchnorm`` are.
+    ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``; with ``init="he"`` each
+    weight is then redrawn by ``nn.init.kaiming_normal_(mode="fan_in",
+    nonlinearity="relu")`` (:math:`\mathcal N(0, 2/\text{fan\_in})`) and each bias zeroed,
+    layer by layer. The global generator is left untouched, and since batch norm
+    (:math:`\gamma = 1, \beta = 0`) and dropout draw nothing, a seed gives the same ``Linear``
+    weights whatever ``dropout`` and ``batchnorm`` are.
 
     Returns
     -------
     torch.nn.Sequential
         In training mode, as every new ``nn.Module``.
     """
-    n_inputs, widths, n_classes, dropout, batchnorm, seed = check_mlp_args(
-        n_inputs, hidden, n_classes, dropout, batchnorm, seed)
+    n_inputs, widths, n_classes, dropout, batchnorm, seed, init = check_mlp_args(
+        n_inputs, hidden, n_classes, dropout, batchnorm, seed, init)
     dtype = _check_dtype(dtype)
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         fan_in = n_inputs
         for width in widths:
-            layers.append(nn.Linear(fan_in, width, dtype=dtype))
+            layers.append(_initialised(nn.Linear(fan_in, width, dtype=dtype), init))
             if batchnorm:
                 layers.append(nn.BatchNorm1d(width, dtype=dtype))
             layers.append(nn.ReLU())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             fan_in = width
-        layers.append(nn.Linear(fan_in, n_classes, dtype=dtype))
+        layers.append(_initialised(nn.Linear(fan_in, n_classes, dtype=dtype), init))
     return nn.Sequential(*layers)
+
+
+def _initialised(layer: nn.Linear | nn.Conv1d, init: str) -> nn.Linear | nn.Conv1d:
+    """``layer`` as built (``init="pytorch"``) or with He's weights and zero biases."""
+    if init == "he":
+        nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+    return layer
 
 
 @_signatures.implements(_signatures.make_cnn)
 def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dropout, batchnorm,
-             layernorm, seed, dtype) -> nn.Sequential:
+             layernorm, init, seed, dtype) -> nn.Sequential:
     r"""A 1-D convolutional network for ``(N, n_inputs)`` rows; the defaults are MNIST-1D's CNN.
 
     The network of :func:`regbook.np.make_cnn` (its docstring has the formula) in ``torch.nn``:
@@ -101,7 +114,9 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
     ``dropout > 0``. The ``Conv1d`` and ``Linear`` layers
     have PyTorch's default initialisation (:math:`U(\pm 1/\sqrt{\text{fan\_in}})`,
     :math:`\text{fan\_in} = C_{b-1} k_b`), drawn first, block by block and then the head,
-    inside ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``: the global generator
+    inside ``torch.random.fork_rng`` after ``torch.manual_seed(seed)``; with ``init="he"``
+    each layer's weight is redrawn right after it is built by ``nn.init.kaiming_normal_``
+    (:math:`\mathcal N(0, 2/\text{fan\_in})`) and its bias zeroed. The global generator
     is left untouched, and a seed gives the same weights whatever ``dropout``, ``batchnorm``
     and ``layernorm`` are.
 
@@ -112,14 +127,15 @@ def make_cnn(n_inputs, n_classes, *, channels, kernel_size, stride, padding, dro
         Flatten, Linear``, in training mode.
     """
     (n_inputs, n_classes, widths, kernels, lengths, stride, padding, dropout, batchnorm,
-     layernorm, seed) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
-                                       padding, dropout, batchnorm, layernorm, seed)
+     layernorm, seed, init) = check_cnn_args(n_inputs, n_classes, channels, kernel_size, stride,
+                                             padding, dropout, batchnorm, layernorm, seed, init)
     dtype = _check_dtype(dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        convs = [nn.Conv1d(c_in, c_out, k, stride=stride, padding=padding, dtype=dtype)
+        convs = [_initialised(nn.Conv1d(c_in, c_out, k, stride=stride, padding=padding,
+                                        dtype=dtype), init)
                  for c_in, c_out, k in zip([1] + widths[:-1], widths, kernels)]
-        head = nn.Linear(widths[-1] * lengths[-1], n_classes, dtype=dtype)
+        head = _initialised(nn.Linear(widths[-1] * lengths[-1], n_classes, dtype=dtype), init)
     layers: list[nn.Module] = [nn.Unflatten(1, (1, n_inputs))]
     for conv, width in zip(convs, widths):
         layers.append(conv)

@@ -133,6 +133,7 @@ def _train(base: nn.Module, params: dict, buffers: dict, opt: torch.optim.Optimi
     # fit_seeds's stacked step and evaluation, handed to regbook._stacked.run_stacked_epochs;
     # ``base`` is a parameter-free (meta) copy of one member, the function vmap calls.
     X, y = train
+    features = X.cpu().numpy() if a["augment"] is not None else None   # augment's NumPy input
     cross_entropy = nn.functional.cross_entropy
 
     def member_loss(p, b, X_k, y_k):
@@ -144,10 +145,12 @@ def _train(base: nn.Module, params: dict, buffers: dict, opt: torch.optim.Optimi
     losses = torch.vmap(member_loss, randomness="different")
     logits = torch.vmap(member_logits, in_dims=(0, 0, None), randomness="different")
 
-    def step(idx: np.ndarray) -> None:           # idx (K, B): member k's batch in row k
+    def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
+        # idx (K, B): member k's batch in row k; X_batch (K, B, d) its augmented features
         idx = torch.from_numpy(idx).to(X.device)
+        X_b = X[idx] if X_batch is None else torch.from_numpy(X_batch).to(X.device, X.dtype)
         base.train()
-        _step(opt, lambda: _penalized_loss(losses(params, buffers, X[idx], y[idx]).sum(),
+        _step(opt, lambda: _penalized_loss(losses(params, buffers, X_b, y[idx]).sum(),
                                            decay, a["lam1"], a["lam2"]))
 
     def evaluate(X_: torch.Tensor, y_: torch.Tensor) -> list[tuple[float, float]]:
@@ -161,4 +164,5 @@ def _train(base: nn.Module, params: dict, buffers: dict, opt: torch.optim.Optimi
 
     return run_stacked_epochs(
         n=len(X), epochs=a["epochs"], batch_size=a["batch_size"], seeds=a["seeds"], step=step,
-        evaluate=evaluate, train=train, validation=validation, progress=a["progress"])
+        evaluate=evaluate, train=train, validation=validation, progress=a["progress"],
+        augment=a["augment"], features=features)

@@ -210,10 +210,12 @@ def _train(model: nn.Module, opt: torch.optim.Optimizer, train, validation, deca
     X, y = train
     loss = nn.functional.cross_entropy
 
-    def step(idx: np.ndarray) -> None:
+    def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
         idx = torch.from_numpy(idx).to(X.device)
+        # the augmented NumPy batch, when given, as a tensor of the model's dtype
+        X_b = X[idx] if X_batch is None else torch.from_numpy(X_batch).to(X.device, X.dtype)
         model.train()
-        _step(opt, lambda: _penalized_loss(loss(model(X[idx]), y[idx]), decay, a["lam1"],
+        _step(opt, lambda: _penalized_loss(loss(model(X_b), y[idx]), decay, a["lam1"],
                                            a["lam2"]))
 
     return run_epochs(
@@ -221,4 +223,4 @@ def _train(model: nn.Module, opt: torch.optim.Optimizer, train, validation, deca
         evaluate=lambda X_, y_: _loss_and_accuracy(model, X_, y_), train=train,
         validation=validation, early_stopping=a["early_stopping"], monitor=a["monitor"],
         progress=a["progress"], get_weights=lambda: copy.deepcopy(model.state_dict()),
-        set_weights=model.load_state_dict)
+        set_weights=model.load_state_dict, augment=a["augment"], features=a["X_train"])
