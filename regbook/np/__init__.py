@@ -140,3 +140,8 @@ __all__ += ["fit_seeds"]
 from regbook.np.bayesian import BayesianFit, bayesian_ridge, log_evidence, posterior  # noqa: E402
 
 __all__ += ["bayesian_ridge", "BayesianFit", "posterior", "log_evidence"]
+
+# --- random features: minimum-norm least squares and double descent ---
+from regbook.np.random_features import min_norm_least_squares, random_relu_features  # noqa: E402
+
+__all__ += ["random_relu_features", "min_norm_least_squares"]
