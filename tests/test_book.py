@@ -163,3 +163,20 @@ def test_a_figure_cell_outputs_only_its_figure(path):
         if not finish and not rest.strip().startswith(";"):
             bad.append(f"{cell.metadata['mystnb']['figure'].get('name')}: {text[:60]}")
     assert not bad, f"figure cells that also output their last value: {bad}"
+
+
+def _visible_code_lines(nb):
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and not {"remove-cell", "remove-input"} & set(tags):
+            for line in cell.source.splitlines():
+                yield i, line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_visible_code_lines_fit_the_page(path):
+    # the book's code column shows about 78 characters at 1280 px: longer lines scroll
+    nb = nbformat.read(path, as_version=4)
+    long = [(i, line) for i, line in _visible_code_lines(nb) if len(line) > 79]
+    assert not long, f"{path.name}: {len(long)} visible code lines over 79 characters, " \
+                     f"e.g. cell {long[0][0]}: {long[0][1]!r}"

@@ -1,8 +1,8 @@
 """Open every page of the built book in a real browser (Chromium driven by Playwright).
 
 Fails on: a console error or page error; a request to any host but the local server; a MathJax
-error node or un-rendered math source; an image that did not load; an internal link whose page
-or anchor does not exist. Saves a screenshot of each page under ``_build/screenshots/``.
+error node or un-rendered math source; a notebook cell's code or output that scrolls sideways
+at 1280 px; an image that did not load; an internal link whose page or anchor does not exist. Saves a screenshot of each page under ``_build/screenshots/``.
 
 Needs the built book (``python3 tasks.py test`` builds it first) and a Chromium binary (Debian's
 ``chromium``; ``tasks.py`` installs it when it can). Without them the tests skip -- except under
@@ -51,6 +51,13 @@ _WAIT_MATHJAX_JS = """async () => {
   }
   return true;
 }"""
+# A notebook cell's code or output wider than its box scrolls sideways: the reader misses
+# the end of the line (the code font is sized for 79 characters, outputs wrap).
+_OVERFLOW_JS = """() => Array.from(document.querySelectorAll('div.cell pre'))
+  .filter(el => el.scrollWidth > el.clientWidth + 1)
+  .map(el => (el.closest('.cell_output') ? 'output: ' : 'code: ') +
+       el.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '')
+         .slice(0, 100))"""
 _IMAGES_JS = """async () => {
   const imgs = Array.from(document.images);
   imgs.forEach(img => { img.loading = 'eager'; });
@@ -148,6 +155,8 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
         raw = _RAW_MATH.findall(page.evaluate(_TEXT_OUTSIDE_CODE_JS))
         if raw:
             problems.append(f"un-rendered math source: {raw[:5]}")
+        for line in page.evaluate(_OVERFLOW_JS):
+            problems.append(f"scrolls sideways at 1280 px: {line}")
         for src, width in page.evaluate(_IMAGES_JS):
             if width == 0:
                 problems.append(f"image did not load: {src}")
@@ -159,7 +168,7 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
                     problems.append(problem)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (page_path.replace("/", "__")[:-5] + ".png")),
-                        full_page=True)
+                        full_page=True, timeout=120_000)   # long pages on a loaded machine
     finally:
         page.close()
     assert not problems, f"{page_path}:\n" + "\n".join(problems)

@@ -145,3 +145,10 @@ __all__ += ["bayesian_ridge", "BayesianFit", "posterior", "log_evidence"]
 from regbook.np.random_features import min_norm_least_squares, random_relu_features  # noqa: E402
 
 __all__ += ["random_relu_features", "min_norm_least_squares"]
+
+# --- norm constraints and gradient clipping ---
+from regbook.np.constraints import (  # noqa: E402
+    Constrained, clip_by_global_norm, clip_by_norm, clip_by_value, max_norm,
+)
+
+__all__ += ["max_norm", "clip_by_value", "clip_by_norm", "clip_by_global_norm", "Constrained"]
