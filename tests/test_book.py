@@ -180,3 +180,20 @@ def test_visible_code_lines_fit_the_page(path):
     long = [(i, line) for i, line in _visible_code_lines(nb) if len(line) > 79]
     assert not long, f"{path.name}: {len(long)} visible code lines over 79 characters, " \
                      f"e.g. cell {long[0][0]}: {long[0][1]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_display_math_starts_a_block(path):
+    # a `$$` line right after a text line is parsed inside the paragraph, and the page then
+    # shows the rest of the paragraph as one long formula
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        lines, opened = cell.source.splitlines(), False
+        for k, line in enumerate(lines):
+            if line.strip() == "$$":
+                if not opened:
+                    assert k == 0 or not lines[k - 1].strip() or lines[k - 1].startswith(
+                        ("(", ":", "```")), f"{path.name} cell {i}: no blank line before $$"
+                opened = not opened
