@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import regbook
 import regbook.np as rnp
 from regbook._training import minibatches
 from regbook.np.augment import SignalAugment
@@ -26,15 +27,9 @@ def data():
 
 
 def _backend(name):
-    if name == "np":
-        return rnp
-    if name == "torch":
-        pytest.importorskip("torch")
-        import regbook.torch as backend
-        return backend
-    pytest.importorskip("tensorflow")
-    import regbook.tf as backend
-    return backend
+    if name != "np":
+        pytest.importorskip({"torch": "torch", "tf": "tensorflow"}[name])
+    return regbook.backends.get(name)
 
 
 def _weights(backend, model) -> list[np.ndarray]:
