@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from regbook._validate import check_array, check_int, check_labels
+from regbook.np.losses import log_softmax
+from regbook.np.losses import softmax as _softmax
 
 __all__ = ["softmax", "negative_log_likelihood", "reliability_bins",
            "expected_calibration_error"]
@@ -29,22 +31,17 @@ def _check(logits, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def softmax(logits) -> np.ndarray:
-    r"""Row-wise :math:`p_{ic} = e^{z_{ic} - m_i} / \sum_k e^{z_{ik} - m_i}`, :math:`m_i = \max_k z_{ik}`."""
-    z = check_array(logits, "logits", ndim=2)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    r"""Row-wise softmax of float64 logits, :func:`regbook.np.softmax` (stable)."""
+    return _softmax(check_array(logits, "logits", ndim=2))
 
 
 def negative_log_likelihood(logits, y) -> float:
     r"""Mean cross-entropy of the true classes, :math:`-\frac1n\sum_i \log p_{i y_i}` (nats).
 
-    Computed as :math:`\frac1n\sum_i (\log\sum_c e^{z_{ic}} - z_{i y_i})`, stable for large
-    logits.
+    Computed with :func:`regbook.np.log_softmax`, stable for large logits.
     """
     z, y = _check(logits, y)
-    m = z.max(axis=1)
-    log_norm = m + np.log(np.exp(z - m[:, None]).sum(axis=1))
-    return float(np.mean(log_norm - z[np.arange(len(y)), y]))
+    return float(-np.mean(log_softmax(z)[np.arange(len(y)), y]))
 
 
 def reliability_bins(logits, y, *, n_bins: int = 15) -> dict:
