@@ -2,6 +2,8 @@
 """The project's two commands, each doing its own set-up (needs only Python 3 and git).
 
     python3 tasks.py book   # build the HTML book into _build/html
+    python3 tasks.py book --student   # also the student edition (exercises without
+                                      # solutions) into _build/student/_build/html
     python3 tasks.py test   # build the book, then run the unit tests, every notebook (nbval)
                             # and the browser test of every built page
     python3 tasks.py setup  # only the set-up both of them start with
@@ -99,11 +101,39 @@ def book() -> None:
     print(f"Book written to {BUILD / 'html' / 'index.html'}")
 
 
+STUDENT = BUILD / "student"
+
+
+def student_book() -> None:
+    """Build the student edition: ``hide_solutions`` on (book/_ext/student_edition.py), the
+    main build's execution cache reused, so only pages whose code changed are executed."""
+    book_config = BUILD / "student-config.yml"
+    BUILD.mkdir(exist_ok=True)
+    # jupyter-book --config replaces _config.yml: the student config is the book's config plus
+    # two settings (written by the venv's Python, which has PyYAML).
+    _run(str(BIN / "python"), "-c", (
+        "import sys, yaml; c = yaml.safe_load(open(sys.argv[1]));"
+        "c.setdefault('execute', {})['cache'] = sys.argv[3];"
+        "c['sphinx'].setdefault('config', {})['hide_solutions'] = True;"
+        "c['title'] += ' (student edition)';"
+        # local extensions are found relative to the config file: make them absolute
+        "ext = c['sphinx'].get('local_extensions') or {};"
+        "c['sphinx']['local_extensions'] = {k: sys.argv[4] + '/' + v for k, v in ext.items()};"
+        "yaml.safe_dump(c, open(sys.argv[2], 'w'), sort_keys=False)"),
+        str(ROOT / "_config.yml"), str(book_config), str(BUILD / ".jupyter_cache"), str(ROOT))
+    _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "--config",
+         str(book_config), "--path-output", str(STUDENT), "-W", "-n", "--keep-going")
+    _run(str(BIN / "python"), str(ROOT / "book" / "_ext" / "serve_executed.py"), str(ROOT),
+         "--student")
+    print(f"Student edition written to {STUDENT / '_build' / 'html' / 'index.html'}")
+
+
 def test(args: list[str]) -> None:
     """Build the book, then run pytest (unit tests, notebooks, browser test) on two workers."""
     setup()
     ensure_chromium()
     book()
+    student_book()
     _run(str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadscope", *args)
 
 
@@ -114,6 +144,8 @@ def main(argv: list[str]) -> int:
     try:
         if argv[0] == "book":
             book()
+            if "--student" in argv[1:]:
+                student_book()
         elif argv[0] == "test":
             test(argv[1:])
         else:

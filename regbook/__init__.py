@@ -33,7 +33,8 @@ from regbook.seeding import seed_everything
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = {"np", "torch", "tf", "data", "plot", "model_selection", "convert", "stats",
-                    "notebook", "backends", "ablation", "objectives"}
+                    "calibration", "ensembles", "notebook", "backends", "ablation",
+                    "objectives"}
 
 __all__ = ["EarlyStopping", "History", "FitPath", "seed_everything", "__version__",
            *sorted(_LAZY_SUBMODULES)]

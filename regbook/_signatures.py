@@ -160,7 +160,7 @@ def fit_classifier(model, X_train, y_train, *, X_val=None, y_val=None, optimizer
                    lam1: float = 0.0, lam2: float = 0.0, decay_scope: str = "weights",
                    epochs: int = 100, batch_size: int = 32, seed: int = 0,
                    early_stopping=None, monitor: str = "val_loss", augment=None,
-                   progress: bool = False):
+                   label_smoothing: float = 0.0, progress: bool = False):
     """
     Parameters
     ----------
@@ -210,6 +210,14 @@ def fit_classifier(model, X_train, y_train, *, X_val=None, y_val=None, optimizer
         stay those of the run without ``augment``). The labels, the evaluation and the
         validation data are never augmented. E.g.
         ``regbook.np.augment.SignalAugment(max_shift=5, sigma=0.1)``.
+    label_smoothing : float
+        :math:`\\varepsilon \\in [0, 1]`: training minimises the cross-entropy against the
+        smoothed targets :math:`(1 - \\varepsilon)\\,\\text{onehot}(y) + \\varepsilon / C`
+        (:func:`regbook.np.softmax_cross_entropy`; PyTorch's
+        ``cross_entropy(label_smoothing=eps)``, Keras's ``CategoricalCrossentropy``
+        ``(label_smoothing=eps)``), plus the penalties. The history's ``loss`` and
+        ``val_loss`` stay the plain (unsmoothed) mean cross-entropy, so that histories with
+        and without smoothing are comparable. 0 (the default) is the plain loss.
     progress : bool
         Show a progress bar over the epochs.
     """

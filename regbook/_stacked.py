@@ -38,7 +38,7 @@ def fit_seeds(make_model, X_train, y_train, *, seeds, X_val=None, y_val=None,
               optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.0,
               weight_decay: float = 0.0, lam1: float = 0.0, lam2: float = 0.0,
               decay_scope: str = "weights", epochs: int = 100, batch_size: int = 32,
-              augment=None, progress: bool = False):
+              augment=None, label_smoothing: float = 0.0, progress: bool = False):
     """
     Parameters
     ----------
@@ -61,6 +61,9 @@ def fit_seeds(make_model, X_train, y_train, *, seeds, X_val=None, y_val=None,
         As in ``fit_classifier``: ``augment(X_batch, rng)`` on every training batch of every
         member, member k with its own generator ``numpy.random.default_rng([seeds[k], 1])``,
         so that member k sees the augmented batches of ``fit_classifier(..., seed=seeds[k])``.
+    label_smoothing : float
+        As in ``fit_classifier``: every member trains on the smoothed cross-entropy; the
+        histories report the plain one.
     progress : bool
         Show a progress bar over the epochs.
     """
@@ -86,7 +89,7 @@ def check_seeds(seeds) -> list[int]:
 
 def check_fit_seeds_args(make_model, X_train, y_train, *, seeds, X_val, y_val, optimizer, lr,
                          momentum, weight_decay, lam1, lam2, decay_scope, epochs, batch_size,
-                         progress, augment=None, dtype=np.float32,
+                         progress, augment=None, label_smoothing=0.0, dtype=np.float32,
                          model_type: type | tuple = ()) -> dict:
     """Validate ``fit_seeds``'s arguments (all backends); return them converted, in a dict.
 
@@ -103,7 +106,7 @@ def check_fit_seeds_args(make_model, X_train, y_train, *, seeds, X_val, y_val, o
         X_train, y_train, X_val, y_val, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, lam1=lam1, lam2=lam2, decay_scope=decay_scope, epochs=epochs,
         batch_size=batch_size, seed=seeds[0], early_stopping=None, monitor="val_loss",
-        progress=progress, augment=augment, dtype=dtype)
+        progress=progress, augment=augment, label_smoothing=label_smoothing, dtype=dtype)
     a["seeds"] = seeds
     return a
 

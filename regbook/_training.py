@@ -76,15 +76,17 @@ def batch_order(n: int, epochs: int, *, shuffle: bool, seed: int) -> list[np.nda
 def check_fit_classifier_args(X_train, y_train, X_val, y_val, *, optimizer, lr, momentum,
                               weight_decay, lam1, lam2, decay_scope, epochs, batch_size, seed,
                               early_stopping, monitor, progress, augment=None,
-                              allow_optimizer_object: bool = False, dtype=np.float32) -> dict:
+                              label_smoothing=0.0, allow_optimizer_object: bool = False,
+                              dtype=np.float32) -> dict:
     """Validate ``fit_classifier``'s arguments (all backends); return them converted, in a dict.
 
     ``allow_optimizer_object`` lets the NumPy backend accept an optimizer instance (anything
     with a ``step(model)`` method) besides the names in :data:`OPTIMIZERS`. Features are
     returned as ``dtype`` (the model's: a float64 model trains on float64 data); ``augment``
-    is checked by :func:`check_augment`.
+    is checked by :func:`check_augment`, ``label_smoothing`` by :func:`check_label_smoothing`.
     """
     augment = check_augment(augment)
+    label_smoothing = check_label_smoothing(label_smoothing)
     X_train, y_train, validation = check_classification_data(X_train, y_train, X_val, y_val,
                                                              dtype=dtype)
     if allow_optimizer_object and not isinstance(optimizer, str):
@@ -113,7 +115,14 @@ def check_fit_classifier_args(X_train, y_train, X_val, y_val, *, optimizer, lr, 
         batch_size=check_int(batch_size, "batch_size", minimum=1),
         seed=check_seed(seed), early_stopping=early_stopping, monitor=monitor,
         progress=check_bool(progress, "progress"), augment=augment,
+        label_smoothing=label_smoothing,
     )
+
+
+def check_label_smoothing(label_smoothing) -> float:
+    r"""``label_smoothing`` as a float :math:`\varepsilon \in [0, 1]` (``TypeError`` for a
+    bool, a string or another non-number; ``ValueError`` for NaN or a value outside)."""
+    return check_float(label_smoothing, "label_smoothing", minimum=0.0, maximum=1.0)
 
 
 def check_augment(augment) -> Callable | None:

@@ -16,7 +16,7 @@ __all__ = ["setup", "glue"]
 _blas_limits = None  # kept alive: threadpoolctl restores the old limits when it is collected
 
 
-def setup(*, seed: int = 0, threads: int | None = 1) -> int:
+def setup(*, seed: int = 0, threads: int | None = 1) -> None:
     """Prepare a chapter: threads, quiet framework logs, the book's plot style, the seed.
 
     The one set-up line of every chapter, ``regbook.notebook.setup(seed=0, threads=1)``:
@@ -35,7 +35,7 @@ def setup(*, seed: int = 0, threads: int | None = 1) -> int:
       global generators. Only a notebook does this; ``regbook``'s own functions take explicit
       seeds and never touch global generators.
 
-    Imports no framework. Returns the seed.
+    Imports no framework. Returns nothing, so that a cell ending with it shows no output.
     """
     seed = check_seed(seed)
     if threads is not None:
@@ -50,7 +50,7 @@ def setup(*, seed: int = 0, threads: int | None = 1) -> int:
     from regbook.seeding import seed_everything
 
     plot.use_book_style()
-    return seed_everything(seed)
+    seed_everything(seed)
 
 
 def _set_threads(threads: int) -> None:

@@ -14,7 +14,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["BOOK_STYLE", "COLORS", "use_book_style", "subplots", "finish", "line_plot"]
+__all__ = ["BOOK_STYLE", "COLORS", "MAX_WIDTH", "MIN_FONT_SIZE", "use_book_style", "subplots",
+           "finish", "line_plot"]
 
 #: Colour-blind-safe palette (Okabe & Ito); one colour per framework where that matters.
 COLORS = {
@@ -28,17 +29,29 @@ COLORS = {
     "grey": "#7F7F7F",
 }
 
+#: Widest figure, in inches, that the page shows at its own size. The book's text column is
+#: about 672 CSS px at a 1280 px window; the notebook shows figures as PNG at ``figure.dpi``
+#: = 100 px per inch, so a figure up to 6.7 in wide is drawn one to one and a wider one is
+#: shrunk -- and its text with it.
+MAX_WIDTH = 6.6
+
+#: Smallest font, in points, of any text in a figure: at 100 px per inch, 12 pt is 16.7 px,
+#: at least the 16 px of the book's captions (when the figure is not shrunk, see MAX_WIDTH).
+MIN_FONT_SIZE = 12
+
 BOOK_STYLE: dict = {
     "figure.figsize": (6.4, 4.0),
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "savefig.bbox": "tight",
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "legend.fontsize": 10,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
+    "font.size": MIN_FONT_SIZE,
+    "axes.titlesize": MIN_FONT_SIZE,
+    "axes.labelsize": MIN_FONT_SIZE,
+    "legend.fontsize": MIN_FONT_SIZE,
+    "legend.title_fontsize": MIN_FONT_SIZE,
+    "xtick.labelsize": MIN_FONT_SIZE,
+    "ytick.labelsize": MIN_FONT_SIZE,
+    "figure.titlesize": MIN_FONT_SIZE,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -62,23 +75,45 @@ def subplots(
     nrows: int = 1, ncols: int = 1, *, width: float | None = None, height: float | None = None,
     **kwargs,
 ) -> tuple[Figure, Axes | np.ndarray]:
-    """``plt.subplots`` in the book's style, sized for ``ncols`` panels side by side.
+    """``plt.subplots`` in the book's style, sized for its panel count to be read at page size.
+
+    Every figure is at most :data:`MAX_WIDTH` inches wide, so that the page shows it at its own
+    size and its text (:data:`MIN_FONT_SIZE` points) is at least the caption's size. More panels
+    therefore share that width rather than widening the figure: at most three side by side
+    (put more in rows).
 
     Parameters
     ----------
     nrows, ncols : int
-        Grid of panels.
+        Grid of panels; ``ncols`` from 1 to 3.
     width, height : float, optional
-        Figure size in inches; the default is 4.2 in per column (6.4 in for one) by
-        3.6 in per row (4.0 in for one).
+        Figure size in inches. The default width is 6.4 in for one column and
+        :data:`MAX_WIDTH` for two or three; the default height is 4.0 in for one panel,
+        3.4 in per row for two columns and 3.0 in per row for three (3.2 in per row of a
+        single column).
     **kwargs
         Passed to :func:`matplotlib.pyplot.subplots` (``sharey=True`` for instance).
+
+    Raises
+    ------
+    ValueError
+        If ``ncols`` is not 1, 2 or 3, ``nrows`` < 1, or ``width`` is over :data:`MAX_WIDTH`.
     """
-    use_book_style()
+    for name, value in (("nrows", nrows), ("ncols", ncols)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if ncols > 3:
+        raise ValueError(f"ncols must be 1, 2 or 3 (more panels side by side are too narrow to "
+                         f"read at page size; use more rows), got {ncols}")
     if width is None:
-        width = 6.4 if ncols == 1 else 4.2 * ncols
+        width = 6.4 if ncols == 1 else MAX_WIDTH
+    elif not 0 < width <= MAX_WIDTH:
+        raise ValueError(f"width must be in (0, {MAX_WIDTH}] inches (a wider figure is shrunk "
+                         f"to the page and its text falls below the caption's size), got {width}")
     if height is None:
-        height = 4.0 if nrows == 1 else 3.6 * nrows
+        per_row = {1: 3.2, 2: 3.4, 3: 3.0}[ncols]
+        height = 4.0 if nrows == ncols == 1 else per_row * nrows
+    use_book_style()
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
 
 

@@ -12,6 +12,7 @@ from regbook._training import minibatches
 from regbook.np.augment import SignalAugment
 from regbook.np.losses import softmax_cross_entropy
 from regbook.np.training import make_optimizer, train_step
+from _same_runs import assert_same_runs
 
 SEEDS = [3, 7, 11]
 #: A real augmentation: every transformation, every draw.
@@ -153,14 +154,6 @@ def test_the_model_trains_on_the_augmented_batch(data):
 
 # --- fit_seeds with augment is still K single runs ---------------------------------------------
 
-def _assert_same(weights, ref_weights, history, ref_history):
-    for a, b in zip(weights, ref_weights, strict=True):
-        scale = max(1.0, float(np.abs(b).max()))
-        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-8 * scale)
-    for key in ref_history:
-        np.testing.assert_allclose(history[key], ref_history[key], rtol=1e-8, atol=1e-12)
-
-
 NP_MODELS = {
     "mlp dropout": lambda s: rnp.make_mlp(40, (24,), 10, dropout=0.3, seed=s, dtype="float64"),
     "cnn batchnorm": lambda s: rnp.make_cnn(batchnorm=True, seed=s, dtype="float64"),
@@ -178,7 +171,7 @@ def test_np_fit_seeds_with_augment_equals_single_runs(make_model, data):
         ref = make_model(s)
         ref_history = rnp.fit_classifier(ref, X, y, X_val=X_val, y_val=y_val, seed=s,
                                          **settings)
-        _assert_same(model.get_weights(), ref.get_weights(), history, ref_history)
+        assert_same_runs(model.get_weights(), ref.get_weights(), history, ref_history)
 
 
 @pytest.mark.parametrize("cnn", [False, True], ids=["mlp", "cnn"])
@@ -201,7 +194,7 @@ def test_torch_fit_seeds_with_augment_equals_single_runs(cnn, data):
             ref = make_model(s)
             ref_history = rt.fit_classifier(ref, X, y, X_val=X_val, y_val=y_val, seed=s,
                                             **settings)
-            _assert_same(_weights(rt, model), _weights(rt, ref), history, ref_history)
+            assert_same_runs(_weights(rt, model), _weights(rt, ref), history, ref_history)
     finally:
         torch.set_num_threads(threads)
 

@@ -197,3 +197,29 @@ def test_display_math_starts_a_block(path):
                     assert k == 0 or not lines[k - 1].strip() or lines[k - 1].startswith(
                         ("(", ":", "```")), f"{path.name} cell {i}: no blank line before $$"
                 opened = not opened
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glue_bookkeeping_stays_off_the_page(path):
+    # issue 19: `glue(...)` calls are plumbing; they live in remove-cell cells
+    nb = nbformat.read(path, as_version=4)
+    shown = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and not {"remove-cell", "remove-input"} & set(cell.get("metadata", {}).get("tags", []))
+             and re.search(r"^\s*glue\(", cell.source, re.MULTILINE)]
+    assert not shown, f"{path.name}: visible cells calling glue(): {shown}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_line_inside_inline_math_starts_a_list(path):
+    # a line that starts with "- " or "+ " inside a wrapped $...$ becomes a list item: the
+    # formula is cut in two and the page shows its TeX source
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for paragraph in re.split(r"\n\s*\n", cell.source):
+            dollars = 0
+            for k, line in enumerate(paragraph.split("\n")):
+                assert not (k and dollars % 2 and re.match(r"\s*([-+*]|\d+\.)\s", line)), \
+                    f"{path.name} cell {i}: {line[:60]!r} starts a list inside $...$"
+                dollars += len(re.findall(r"(?<![\\$])\$(?!\$)", line))

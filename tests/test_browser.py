@@ -2,7 +2,11 @@
 
 Fails on: a console error or page error; a request to any host but the local server; a MathJax
 error node or un-rendered math source; a notebook cell's code or output that scrolls sideways
-at 1280 px; an image that did not load; an internal link whose page or anchor does not exist. Saves a screenshot of each page under ``_build/screenshots/``.
+at 1280 px; a figure in a cell output that the page shrinks (its text then falls below the
+caption's size: ``regbook.plot`` draws figures to fit the column, 12 pt text); an image that
+did not load; an internal link whose page or anchor does not exist. Saves a screenshot of each
+page under ``_build/screenshots/``. Elements inside a collapsed solution are not laid out and
+are skipped (their code lines are checked on the notebooks, ``tests/test_book.py``).
 
 Needs the built book (``python3 tasks.py test`` builds it first) and a Chromium binary (Debian's
 ``chromium``; ``tasks.py`` installs it when it can). Without them the tests skip -- except under
@@ -54,10 +58,19 @@ _WAIT_MATHJAX_JS = """async () => {
 # A notebook cell's code or output wider than its box scrolls sideways: the reader misses
 # the end of the line (the code font is sized for 79 characters, outputs wrap).
 _OVERFLOW_JS = """() => Array.from(document.querySelectorAll('div.cell pre'))
-  .filter(el => el.scrollWidth > el.clientWidth + 1)
+  .filter(el => el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
   .map(el => (el.closest('.cell_output') ? 'output: ' : 'code: ') +
        el.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '')
          .slice(0, 100))"""
+# A figure drawn wider than the column is scaled down, and its text with it.
+_SHRUNK_FIGURES_JS = """() => Array.from(document.querySelectorAll('.cell_output img'))
+  .filter(img => img.clientWidth > 0 && img.naturalWidth > 0 &&
+                 img.clientWidth < 0.97 * img.naturalWidth)
+  .map(img => {
+    const f = img.closest('figure'), c = f && f.querySelector('figcaption');
+    return `${img.naturalWidth} px figure shown at ${img.clientWidth} px: ` +
+           (c ? c.innerText.slice(0, 60) : img.alt.slice(0, 60));
+  })"""
 _IMAGES_JS = """async () => {
   const imgs = Array.from(document.images);
   imgs.forEach(img => { img.loading = 'eager'; });
@@ -160,6 +173,8 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
         for src, width in page.evaluate(_IMAGES_JS):
             if width == 0:
                 problems.append(f"image did not load: {src}")
+        for figure in page.evaluate(_SHRUNK_FIGURES_JS):
+            problems.append(f"shrunk to the column: {figure}")
         hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
         for href in set(hrefs):
             if href.startswith(server):

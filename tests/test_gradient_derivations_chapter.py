@@ -20,9 +20,8 @@ SECTIONS_IN_ORDER = [
     "Softmax cross-entropy",
     "Dropout backward",
     "Batch-norm backward, in full",
-    "Summary",
-    "Exercises",
     "References",
+    "Exercises",        # the last section (tests/test_exercises.py), after the summary box
 ]
 
 

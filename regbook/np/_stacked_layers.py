@@ -589,20 +589,32 @@ class StackedSequential(_LayerList):
             layer.write_back()
 
 
-def stacked_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def stacked_cross_entropy(logits: np.ndarray, y: np.ndarray, *,
+                          label_smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     r"""Each member's mean softmax cross-entropy, and its gradient, for ``(K, B, C)`` logits.
 
-    .. math:: L_k = -\frac1B \sum_i \log \operatorname{softmax}(Z_{k,i})_{y_{k,i}}, \qquad
-              \frac{\partial L_k}{\partial Z_k} = \frac1B (P_k - Y_k)
+    .. math:: L_k = -\frac1B \sum_i \sum_c Q_{k,i,c}
+              \log \operatorname{softmax}(Z_{k,i})_c, \qquad
+              \frac{\partial L_k}{\partial Z_k} = \frac1B (P_k - Q_k),
 
-    (:func:`regbook.np.softmax_cross_entropy` per member). Returns ``(losses (K,), dlogits)``.
+    with the smoothed targets :math:`Q_{k,i} = (1 - \varepsilon)\,\text{onehot}(y_{k,i})
+    + \varepsilon / C` (:math:`\varepsilon` = ``label_smoothing``, already checked; one-hot
+    at 0) -- :func:`regbook.np.softmax_cross_entropy` per member. Returns
+    ``(losses (K,), dlogits)``.
     """
+    eps = label_smoothing
     n_models, n, c = logits.shape
     logp = log_softmax(logits.reshape(n_models * n, c)).reshape(logits.shape)
     members, rows = np.arange(n_models)[:, None], np.arange(n)[None, :]
-    losses = -logp[members, rows, y].mean(axis=1)
     dlogits = np.exp(logp)
-    dlogits[members, rows, y] -= 1.0
+    if eps == 0.0:
+        losses = -logp[members, rows, y].mean(axis=1)
+        dlogits[members, rows, y] -= 1.0
+    else:
+        losses = -((1.0 - eps) * logp[members, rows, y]
+                   + (eps / c) * logp.sum(axis=2)).mean(axis=1)
+        dlogits[members, rows, y] -= 1.0 - eps
+        dlogits -= eps / c
     dlogits /= n
     return losses, dlogits
 

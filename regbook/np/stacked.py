@@ -11,6 +11,8 @@ The numbers are those of K single :func:`regbook.np.fit_classifier` runs.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from regbook import _signatures, _stacked
@@ -78,11 +80,13 @@ def fit_seeds(make_model, X_train, y_train,
     k's permutation per epoch from ``numpy.random.default_rng(s_k)``), the same dropout masks
     (from member k's own layer generators, in the same order) and the same steps on
 
-    .. math:: J_k(\theta_k) = -\frac{1}{|B_k|}\sum_{i \in B_k}
-              \log \operatorname{softmax}(f_{\theta_k}(x_i))_{y_i}
+    .. math:: J_k(\theta_k) = -\frac{1}{|B_k|}\sum_{i \in B_k} \sum_c q_{ic}
+              \log \operatorname{softmax}(f_{\theta_k}(x_i))_c
               + \lambda_1 \sum_W \lVert W_k\rVert_1 + \frac{\lambda_2}{2} \sum_W
               \lVert W_k\rVert_2^2 ,
 
+    (:math:`q_i = (1 - \varepsilon)\,\text{onehot}(y_i) + \varepsilon / C`, ``label_smoothing``
+    :math:`= \varepsilon`; the histories report the plain cross-entropy),
     equal to a single run's up to rounding (tested in float64 to 1e-8). The K members' arrays
     are stacked on a leading model axis -- a Linear's ``W`` ``(K, n_in, n_out)``, a Conv1d's
     ``w`` ``(K, C_out, C_in, k)`` -- and every layer runs once for all K with batched
@@ -121,11 +125,13 @@ def fit_seeds(make_model, X_train, y_train,
     opt = make_optimizer(a["optimizer"], lr=a["lr"], momentum=a["momentum"],
                          weight_decay=a["weight_decay"])
     X, y = train
+    data_loss = stacked_cross_entropy if not a["label_smoothing"] else functools.partial(
+        stacked_cross_entropy, label_smoothing=a["label_smoothing"])
 
     def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
         # idx (K, B): member k's batch in row k; X_batch (K, B, d) its augmented features
         train_step(stacked, opt, X[idx] if X_batch is None else X_batch, y[idx],
-                   data_loss=stacked_cross_entropy, lam1=a["lam1"], lam2=a["lam2"], decay=decay)
+                   data_loss=data_loss, lam1=a["lam1"], lam2=a["lam2"], decay=decay)
 
     histories = run_stacked_epochs(
         n=len(X), epochs=a["epochs"], batch_size=a["batch_size"], seeds=a["seeds"], step=step,

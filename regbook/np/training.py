@@ -9,6 +9,7 @@ one optimizer step. The epoch loop, its history and early stopping are
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import numpy as np
@@ -158,11 +159,13 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
 
     Each mini-batch :math:`B` takes one optimizer step on
 
-    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i \in B}
-              \log \operatorname{softmax}(f_\theta(x_i))_{y_i}
+    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i \in B} \sum_c q_{ic}
+              \log \operatorname{softmax}(f_\theta(x_i))_c
               + \lambda_1 \sum_W \sum_j |W_j| + \frac{\lambda_2}{2} \sum_W \sum_j W_j^2
 
-    (:func:`train_step`), the penalties over the parameters chosen by ``decay_scope``. The
+    (:func:`train_step`), the penalties over the parameters chosen by ``decay_scope``, with
+    the targets :math:`q_i = (1 - \varepsilon)\,\text{onehot}(y_i) + \varepsilon / C`
+    (``label_smoothing`` :math:`= \varepsilon`; one-hot at the default 0). The
     examples are visited in a fresh permutation each epoch drawn from
     ``numpy.random.default_rng(seed)`` (the same batches as :func:`regbook.torch.fit_classifier`
     and :func:`regbook.tf.fit_classifier`); a last batch of a single example is skipped
@@ -181,7 +184,8 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
     -------
     regbook.History
         ``loss`` and ``accuracy`` on the training set after each epoch (evaluation mode, data
-        loss only), ``val_loss`` and ``val_accuracy`` with validation data; ``stopped_epoch``,
+        loss only: the plain cross-entropy, unsmoothed whatever ``label_smoothing``),
+        ``val_loss`` and ``val_accuracy`` with validation data; ``stopped_epoch``,
         ``best_epoch``, ``restored``.
     """
     check_model(model)
@@ -199,10 +203,12 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
         if n_out is not None:
             check_labels(y, f"y_{part}", n_out)
     decay = decay_names(model, a["decay_scope"])
+    data_loss = softmax_cross_entropy if not a["label_smoothing"] else functools.partial(
+        softmax_cross_entropy, label_smoothing=a["label_smoothing"])
 
     def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
         X_batch = train[0][idx] if X_batch is None else X_batch     # augmented, when given
-        train_step(model, opt, X_batch, train[1][idx], data_loss=softmax_cross_entropy,
+        train_step(model, opt, X_batch, train[1][idx], data_loss=data_loss,
                    lam1=a["lam1"], lam2=a["lam2"], decay=decay)
 
     return run_epochs(

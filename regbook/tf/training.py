@@ -138,27 +138,44 @@ def evaluate_classifier(model: keras.Model, X: np.ndarray, y: np.ndarray) -> tup
 
 # --- one step: the penalised objective's gradient, then an update ----------------------------
 
-def data_loss(kind: str, out: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+def data_loss(kind: str, out: tf.Tensor, y: tf.Tensor, *,
+              label_smoothing: float = 0.0) -> tf.Tensor:
     r"""The mean data loss: ``"cross_entropy"`` (from logits) or ``"squared_error"``
-    :math:`\frac{1}{2n}\sum_i (f(x_i) - y_i)^2`."""
+    :math:`\frac{1}{2n}\sum_i (f(x_i) - y_i)^2`.
+
+    With ``label_smoothing`` :math:`\varepsilon > 0` (cross-entropy only) the targets are the
+    smoothed one-hot rows :math:`(1 - \varepsilon)\,\text{onehot}(y) + \varepsilon / C`, fed to
+    ``tf.nn.softmax_cross_entropy_with_logits`` -- what Keras's
+    ``CategoricalCrossentropy(from_logits=True, label_smoothing=eps)`` computes on one-hot
+    targets (its sparse loss has no ``label_smoothing``), and the loss of
+    :func:`regbook.np.softmax_cross_entropy`. At 0 it is the sparse cross-entropy, unchanged.
+    """
     if kind == "squared_error":
         return 0.5 * tf.reduce_mean(tf.square(tf.reshape(out, tf.shape(y)) - y))
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
+    if not label_smoothing:
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y,
+                                                                             logits=out))
+    n_classes = out.shape[-1]
+    target = (tf.one_hot(y, n_classes, dtype=out.dtype) * (1.0 - label_smoothing)
+              + label_smoothing / n_classes)
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=out))
 
 
 def gradient_step(model: keras.Model, variables: Sequence, X: tf.Tensor, y: tf.Tensor, *,
                   loss: str, penalty: Callable[[], tf.Tensor | float],
-                  apply: Callable[[list], None]) -> tf.Tensor:
+                  apply: Callable[[list], None], label_smoothing: float = 0.0) -> tf.Tensor:
     r"""One training step: ``apply`` the gradient of the batch objective w.r.t. ``variables``.
 
     .. math:: J(\theta) = \frac{1}{|B|}\sum_{i\in B}\ell(f_\theta(x_i), y_i) + R(\theta)
 
     with the model called in training mode (``training=True``: dropout on, batch statistics)
     and :math:`R` = ``penalty()``, evaluated inside the tape. ``apply`` receives the list of
-    gradients (``None`` for a variable the objective does not touch). Returns :math:`J`.
+    gradients (``None`` for a variable the objective does not touch); ``label_smoothing`` is
+    :func:`data_loss`'s. Returns :math:`J`.
     """
     with tf.GradientTape() as tape:
-        objective = data_loss(loss, model(X, training=True), y) + penalty()
+        objective = data_loss(loss, model(X, training=True), y,
+                              label_smoothing=label_smoothing) + penalty()
     apply(tape.gradient(objective, list(variables)))
     return objective
 
@@ -331,10 +348,13 @@ def fit_classifier(model, X_train, y_train, *, callbacks=None, **options) -> His
 
     Each step minimises, on its batch :math:`B`,
 
-    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i\in B}\log\operatorname{softmax}
-              (f_\theta(x_i))_{y_i} + \lambda_1\sum_W\lVert W\rVert_1
+    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i\in B}\sum_c q_{ic}\log\operatorname{softmax}
+              (f_\theta(x_i))_c + \lambda_1\sum_W\lVert W\rVert_1
               + \frac{\lambda_2}{2}\sum_W\lVert W\rVert_2^2
 
+    (:math:`q_i = (1 - \varepsilon)\,\text{onehot}(y_i) + \varepsilon / C` with
+    ``label_smoothing`` :math:`= \varepsilon`, fed to ``tf.nn.softmax_cross_entropy_with_logits``
+    as :func:`data_loss` says; the sparse cross-entropy at 0)
     over the variables :math:`W` chosen by ``decay_scope``: a ``tf.GradientTape`` on ``model(x,
     training=True)`` (a ``tf.function``), then PyTorch's update rule (:class:`PyTorchUpdate`:
     ``torch.optim.SGD``, ``Adam`` or ``AdamW`` with betas (0.9, 0.999), eps 1e-8) -- not
@@ -364,10 +384,10 @@ def fit_classifier(model, X_train, y_train, *, callbacks=None, **options) -> His
     Returns
     -------
     regbook.History
-        ``loss``, ``accuracy`` (training set, inference mode, after each epoch; data loss only)
-        and ``val_loss``, ``val_accuracy`` with validation data; ``stopped_epoch`` (also set
-        when a callback stopped training), ``best_epoch``, ``restored`` (``regbook``'s
-        ``early_stopping`` only).
+        ``loss``, ``accuracy`` (training set, inference mode, after each epoch; data loss only,
+        unsmoothed) and ``val_loss``, ``val_accuracy`` with validation data;
+        ``stopped_epoch`` (also set when a callback stopped training), ``best_epoch``,
+        ``restored`` (``regbook``'s ``early_stopping`` only).
     """
     model = _check_model(model)
     a = check_fit_classifier_args(X_train, y_train, **options, dtype=_numpy_dtype(model))
@@ -411,7 +431,8 @@ def _make_step(model: keras.Model, a: dict) -> Callable[[np.ndarray], None]:
 
     def batch_step(X_b, idx):
         gradient_step(model, variables, X_b, tf.gather(y, idx), loss="cross_entropy",
-                      apply=update, penalty=lambda: _book_penalty(decay, a["lam1"], a["lam2"]))
+                      apply=update, penalty=lambda: _book_penalty(decay, a["lam1"], a["lam2"]),
+                      label_smoothing=a["label_smoothing"])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
     def train_step(idx):

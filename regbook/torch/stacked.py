@@ -22,7 +22,13 @@ from regbook._stacked import build_members, check_fit_seeds_args, run_stacked_ep
 from regbook._validate import check_labels
 from regbook.history import History
 from regbook.torch.penalized import _decay_params, _make_optimizer, _penalized_loss, _step
-from regbook.torch.training import _check_model, _n_outputs, _param, _to_tensor
+from regbook.torch.training import (
+    _check_model,
+    _n_outputs,
+    _param,
+    _to_tensor,
+    _training_loss,
+)
 
 __all__ = ["fit_seeds"]
 
@@ -62,11 +68,13 @@ def fit_seeds(make_model, X_train, y_train,
     k's NumPy permutation per epoch from ``numpy.random.default_rng(s_k)``) and the same steps
     of ``torch.optim.SGD``/``Adam``/``AdamW`` on
 
-    .. math:: J_k(\theta_k) = -\frac{1}{|B_k|}\sum_{i \in B_k}
-              \log \operatorname{softmax}(f_{\theta_k}(x_i))_{y_i}
+    .. math:: J_k(\theta_k) = -\frac{1}{|B_k|}\sum_{i \in B_k} \sum_c q_{ic}
+              \log \operatorname{softmax}(f_{\theta_k}(x_i))_c
               + \lambda_1 \sum_W \lVert W_k\rVert_1 + \frac{\lambda_2}{2} \sum_W
               \lVert W_k\rVert_2^2 ,
 
+    (:math:`q_i = (1 - \varepsilon)\,\text{onehot}(y_i) + \varepsilon / C` with
+    ``label_smoothing`` :math:`= \varepsilon`; the histories report the plain cross-entropy),
     equal up to rounding (tested in float64 to 1e-8). The members' tensors are stacked on a
     leading axis (``torch.func.stack_module_state``); one ``torch.vmap`` of
     ``torch.func.functional_call`` computes all K members' losses on their own batches, the
@@ -134,10 +142,11 @@ def _train(base: nn.Module, params: dict, buffers: dict, opt: torch.optim.Optimi
     # ``base`` is a parameter-free (meta) copy of one member, the function vmap calls.
     X, y = train
     features = X.cpu().numpy() if a["augment"] is not None else None   # augment's NumPy input
-    cross_entropy = nn.functional.cross_entropy
+    cross_entropy = nn.functional.cross_entropy           # the reported loss: unsmoothed
+    training_loss = _training_loss(a["label_smoothing"])
 
     def member_loss(p, b, X_k, y_k):
-        return cross_entropy(functional_call(base, (p, b), (X_k,)), y_k)
+        return training_loss(functional_call(base, (p, b), (X_k,)), y_k)
 
     def member_logits(p, b, X_):
         return functional_call(base, (p, b), (X_,))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 
 import numpy as np
 import torch
@@ -160,10 +161,12 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
 
     Each step minimises, on its batch :math:`B`,
 
-    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i\in B}\log\operatorname{softmax}
-              (f_\theta(x_i))_{y_i} + \lambda_1\sum_W\lVert W\rVert_1
+    .. math:: J(\theta) = -\frac{1}{|B|}\sum_{i\in B}\sum_c q_{ic}\log\operatorname{softmax}
+              (f_\theta(x_i))_c + \lambda_1\sum_W\lVert W\rVert_1
               + \frac{\lambda_2}{2}\sum_W\lVert W\rVert_2^2
 
+    (:math:`q_i = (1 - \varepsilon)\,\text{onehot}(y_i) + \varepsilon / C`: PyTorch's
+    ``F.cross_entropy(..., label_smoothing=eps)``, the plain one at ``label_smoothing=0``)
     over the parameters :math:`W` chosen by ``decay_scope``, with ``torch.optim.SGD``, ``Adam``
     or ``AdamW`` (betas (0.9, 0.999), eps 1e-8). The batches follow a NumPy permutation per
     epoch drawn from ``numpy.random.default_rng(seed)`` (a last batch of one is skipped), the
@@ -178,8 +181,8 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
     -------
     regbook.History
         ``loss``, ``accuracy`` (training set, evaluation mode, after each epoch; data loss
-        only) and ``val_loss``, ``val_accuracy`` with validation data; ``stopped_epoch``,
-        ``best_epoch``, ``restored``.
+        only, unsmoothed) and ``val_loss``, ``val_accuracy`` with validation data;
+        ``stopped_epoch``, ``best_epoch``, ``restored``.
     """
     model = _check_model(model)
     a = check_fit_classifier_args(X_train, y_train, **options, dtype=_numpy_dtype(model))
@@ -204,11 +207,18 @@ def fit_classifier(model, X_train, y_train, **options) -> History:
         model.train(was_training)
 
 
+def _training_loss(label_smoothing: float):
+    """The training data loss: ``F.cross_entropy``, with ``label_smoothing`` when it is > 0."""
+    if not label_smoothing:
+        return nn.functional.cross_entropy
+    return functools.partial(nn.functional.cross_entropy, label_smoothing=label_smoothing)
+
+
 def _train(model: nn.Module, opt: torch.optim.Optimizer, train, validation, decay: list,
            a: dict) -> History:
     # fit_classifier's step, evaluation and snapshots, handed to regbook._training.run_epochs.
     X, y = train
-    loss = nn.functional.cross_entropy
+    loss = _training_loss(a["label_smoothing"])
 
     def step(idx: np.ndarray, X_batch: np.ndarray | None = None) -> None:
         idx = torch.from_numpy(idx).to(X.device)
