@@ -79,6 +79,12 @@ def ensure_chromium() -> None:
               flush=True)
 
 
+def _static_digest() -> str:
+    """Digest of what reaches every page without being a page: _static/ and book/_ext/."""
+    return _digest([p for p in [*(ROOT / "_static").rglob("*"),
+                                *(ROOT / "book" / "_ext").glob("*.py")] if p.is_file()])
+
+
 def book() -> None:
     """Build the book; re-execute notebooks whose code or whose regbook changed."""
     setup()
@@ -91,6 +97,12 @@ def book() -> None:
     if not stamp.exists() or stamp.read_text() != want:
         shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
         fresh = ["--all"]
+    # Sphinx skips writing (and copying _static) when no page is out of date: a changed
+    # stylesheet or local extension must still reach the HTML, so rebuild every page then
+    # (the execution cache stays valid).
+    look, look_want = BUILD / ".regbook-static-digest", _static_digest()
+    if not look.exists() or look.read_text() != look_want:
+        fresh = ["--all"]
     _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "-W", "-n", "--keep-going",
          *fresh)
     # The download button serves _sources/, i.e. the notebooks as stored (no outputs): give
@@ -98,6 +110,7 @@ def book() -> None:
     _run(str(BIN / "python"), str(ROOT / "book" / "_ext" / "serve_executed.py"), str(ROOT))
     stamp.parent.mkdir(exist_ok=True)
     stamp.write_text(want)
+    look.write_text(look_want)
     print(f"Book written to {BUILD / 'html' / 'index.html'}")
 
 
@@ -121,8 +134,11 @@ def student_book() -> None:
         "c['sphinx']['local_extensions'] = {k: sys.argv[4] + '/' + v for k, v in ext.items()};"
         "yaml.safe_dump(c, open(sys.argv[2], 'w'), sort_keys=False)"),
         str(ROOT / "_config.yml"), str(book_config), str(BUILD / ".jupyter_cache"), str(ROOT))
+    look, look_want = STUDENT / ".regbook-static-digest", _static_digest()
+    fresh = [] if look.exists() and look.read_text() == look_want else ["--all"]
     _run(str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "--config",
-         str(book_config), "--path-output", str(STUDENT), "-W", "-n", "--keep-going")
+         str(book_config), "--path-output", str(STUDENT), "-W", "-n", "--keep-going", *fresh)
+    look.write_text(look_want)
     _run(str(BIN / "python"), str(ROOT / "book" / "_ext" / "serve_executed.py"), str(ROOT),
          "--student")
     print(f"Student edition written to {STUDENT / '_build' / 'html' / 'index.html'}")

@@ -5,8 +5,8 @@ error node or un-rendered math source; a notebook cell's code or output that scr
 at 1280 px; a figure in a cell output that the page shrinks (its text then falls below the
 caption's size: ``regbook.plot`` draws figures to fit the column, 12 pt text); an image that
 did not load; an internal link whose page or anchor does not exist. Saves a screenshot of each
-page under ``_build/screenshots/``. Elements inside a collapsed solution are not laid out and
-are skipped (their code lines are checked on the notebooks, ``tests/test_book.py``).
+page under ``_build/screenshots/``. After the screenshot it opens every collapsed solution and
+checks its code and figures the same way.
 
 Needs the built book (``python3 tasks.py test`` builds it first) and a Chromium binary (Debian's
 ``chromium``; ``tasks.py`` installs it when it can). Without them the tests skip -- except under
@@ -57,11 +57,13 @@ _WAIT_MATHJAX_JS = """async () => {
 }"""
 # A notebook cell's code or output wider than its box scrolls sideways: the reader misses
 # the end of the line (the code font is sized for 79 characters, outputs wrap).
-_OVERFLOW_JS = """() => Array.from(document.querySelectorAll('div.cell pre'))
+_OVERFLOW_JS = """(selector) => Array.from(document.querySelectorAll(selector))
   .filter(el => el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
   .map(el => (el.closest('.cell_output') ? 'output: ' : 'code: ') +
        el.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '')
          .slice(0, 100))"""
+_OPEN_SOLUTIONS_JS = """() => document.querySelectorAll(
+  'div.solution.dropdown > .admonition-title').forEach(title => title.click())"""
 # A figure drawn wider than the column is scaled down, and its text with it.
 _SHRUNK_FIGURES_JS = """() => Array.from(document.querySelectorAll('.cell_output img'))
   .filter(img => img.clientWidth > 0 && img.naturalWidth > 0 &&
@@ -168,12 +170,13 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
         raw = _RAW_MATH.findall(page.evaluate(_TEXT_OUTSIDE_CODE_JS))
         if raw:
             problems.append(f"un-rendered math source: {raw[:5]}")
-        for line in page.evaluate(_OVERFLOW_JS):
+        for line in page.evaluate(_OVERFLOW_JS, "div.cell pre"):
             problems.append(f"scrolls sideways at 1280 px: {line}")
         for src, width in page.evaluate(_IMAGES_JS):
             if width == 0:
                 problems.append(f"image did not load: {src}")
-        for figure in page.evaluate(_SHRUNK_FIGURES_JS):
+        shrunk = page.evaluate(_SHRUNK_FIGURES_JS)
+        for figure in shrunk:
             problems.append(f"shrunk to the column: {figure}")
         hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
         for href in set(hrefs):
@@ -184,6 +187,14 @@ def test_page_renders_offline_without_errors(page_path, server, browser):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (page_path.replace("/", "__")[:-5] + ".png")),
                         full_page=True, timeout=120_000)   # long pages on a loaded machine
+        # then open every collapsed solution: its code sits in a narrower box
+        page.evaluate(_OPEN_SOLUTIONS_JS)
+        page.wait_for_timeout(300)
+        for line in page.evaluate(_OVERFLOW_JS, "div.dropdown div.cell pre"):
+            problems.append(f"scrolls sideways at 1280 px in an opened solution: {line}")
+        for figure in page.evaluate(_SHRUNK_FIGURES_JS):
+            if figure not in shrunk:
+                problems.append(f"shrunk to the column in an opened solution: {figure}")
     finally:
         page.close()
     assert not problems, f"{page_path}:\n" + "\n".join(problems)
