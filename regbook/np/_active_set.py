@@ -13,7 +13,7 @@ with the pieces below, in the order a reader meets them:
   updated as features enter and leave instead of recomputed;
 - :func:`_feature_sign` -- the exact solver of the problem restricted to a working set (the
   feature-sign search of Lee, Battle, Raina & Ng, 2007), with its helpers
-  :func:`_quad_objective`, :func:`_newton_target`, :func:`_sign_solution` and
+  :func:`_walk_values`, :func:`_newton_target`, :func:`_sign_solution` and
   :func:`_coordinate_step`;
 - :class:`_WorkingSet` -- the Gram matrices, correlations and factor the outer loop reuses;
 - :func:`_enet_centred` -- the outer working-set loop.
@@ -65,6 +65,7 @@ def _lapack():
 
 _UPDATE_FROM = 32      # smaller active blocks are factorised afresh: cheaper than updating
 _PIVOT_RTOL = 1e-10    # enters if (distance to the span of the others / length)^2 > this
+_ACTIVATE_MIN = 32     # an activation round adds at most max(32, k / 4) violators, worst first
 
 
 class _CholeskyFactor:
@@ -143,12 +144,32 @@ class _CholeskyFactor:
 
 # --- the exact subproblem solver -------------------------------------------------------------
 
-def _quad_objective(q, lam, points, *, G=None, R=None):
-    # 0.5 x^T G x - q^T x + lam ||x||_1 for each row x of `points`, from G or from its
-    # Cholesky factor R (G = R^T R, so x^T G x = ||R x||^2).
-    quad = np.einsum("ij,ij->i", points @ G, points) if R is None \
-        else np.square(points @ R.T).sum(axis=1)
-    return 0.5 * quad - points @ q + lam * np.abs(points).sum(axis=1)
+def _walk_values(q, lam, xa, d, t_cross, stops, points, *, G=None, R=None):
+    r"""The objective :math:`f(x) = \tfrac12 x^\top G x - q^\top x + \lambda\lVert x\rVert_1`
+    at ``xa`` and at each stop of the walk, from :math:`G` or from its Cholesky factor :math:`R`.
+
+    Stop :math:`s` is ``points[s]`` :math:`= z_s - e_s`: the point :math:`z_s = x_a + t_s d` of
+    the segment less :math:`e_s`, its coordinates that have crossed zero by then (``t_cross``
+    :math:`\le t_s`, the set :math:`Z`). With the factor, :math:`x^\top G x = \lVert Rx\rVert^2`
+    and
+
+    .. math:: R p_s = R x_a + t_s\,R d - R_{:,Z}\,(e_s)_Z ,
+
+    two products with :math:`R` and one with its :math:`|Z|` crossing columns:
+    :math:`O(k^2 + s\,k|Z|)` for :math:`s` stops instead of :math:`O(s\,k^2)`. With
+    :math:`G` (a small block), each point's own quadratic form.
+    """
+    if R is None:
+        P = np.vstack([xa, points])
+        return 0.5 * np.einsum("ij,ij->i", P @ G, P) - P @ q + lam * np.abs(P).sum(axis=1)
+    Ra, Rd = R @ xa, R @ d
+    crossing = np.flatnonzero(t_cross <= 1.0)
+    E = np.where(t_cross[crossing] <= stops[:, None],
+                 xa[crossing] + stops[:, None] * d[crossing], 0.0)      # row s: (e_s)_Z
+    Rp = Ra + stops[:, None] * Rd - E @ R[:, crossing].T
+    quad = np.concatenate([[Ra @ Ra], np.square(Rp).sum(axis=1)])
+    P = np.vstack([xa, points])
+    return 0.5 * quad - P @ q + lam * np.abs(P).sum(axis=1)
 
 
 def _newton_target(G, rhs, x, theta):
@@ -202,7 +223,7 @@ def _update_factor(G, factor: _CholeskyFactor, theta, new) -> bool:
 
 def _sign_solution(G, q, lam, x, theta, factor, new):
     # Solve G_AA x_A = q_A - lam theta_A, A = {theta != 0}: (A, in the order solved; the
-    # solution, or None; G_AA or its factor R, for _quad_objective). With the updated factor
+    # solution, or None; G_AA or its factor R, for _walk_values). With the updated factor
     # when it holds A; else (a small block, a singular or ill-conditioned one, or a
     # non-finite solution) with _newton_target: a fresh Cholesky, then eigenvalues.
     if np.count_nonzero(theta) >= _UPDATE_FROM and _update_factor(G, factor, theta, new):
@@ -235,10 +256,12 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
     resulting linear system :math:`G_{AA}x_A = q_A - \lambda\theta_A` in closed form, and walk
     towards its solution only as far as the objective keeps decreasing (a sign change ends the
     walk, with the coefficients that crossed set to 0); once the signs are consistent,
-    activate every zero coefficient that violates the optimality condition
-    :math:`|g_i| \le \lambda`, with the sign that lowers the objective. Every step strictly
-    lowers the objective (an exact coordinate step is the fallback), so the sign patterns never
-    repeat and the search ends at the exact minimiser. Returns ``(x, converged)``.
+    activate the zero coefficients that violate the optimality condition
+    :math:`|g_i| \le \lambda` (the worst :math:`\max(32, k/4)` of them for :math:`k` non-zeros:
+    fewer of them leave again at the next sign change), with the sign that lowers the
+    objective. Every step strictly lowers the objective (an exact coordinate step is the
+    fallback), so the sign patterns never repeat and the search ends at the exact minimiser.
+    Returns ``(x, converged)``.
 
     The linear systems are solved with ``factor``, a :class:`_CholeskyFactor` of
     :math:`G_{AA}` updated from one step to the next (and from one call to the next, when the
@@ -260,6 +283,9 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
             new = np.flatnonzero((x == 0.0) & (np.abs(g) > lam))
             if new.size == 0:
                 return x, True
+            most = max(_ACTIVATE_MIN, np.count_nonzero(x) // 4)
+            if new.size > most:                     # the worst violators, largest |g_i|
+                new = new[np.argpartition(-np.abs(g[new]), most)[:most]]
             theta[new] = -np.sign(g[new])
         active, target, quad = _sign_solution(G, q, lam, x, theta, factor, new)
         xa, ta, q_a = x[active], theta[active], q[active]
@@ -283,7 +309,7 @@ def _feature_sign(G: np.ndarray, q: np.ndarray, lam: float, x: np.ndarray,
         stops = np.unique(np.concatenate([t_cross[(t_cross > 0) & (t_cross < 1)], [1.0]]))
         points = xa + stops[:, None] * d
         points[t_cross[None, :] <= stops[:, None]] = 0.0
-        values = _quad_objective(q_a, lam, np.vstack([xa, points]), **quad)
+        values = _walk_values(q_a, lam, xa, d, t_cross, stops, points, **quad)
         best = int(np.argmin(values[1:]))
         if values[1 + best] < values[0]:
             x[active], g = points[best], None
@@ -343,10 +369,12 @@ class _WorkingSet:
             self.work = np.concatenate([self.work, features])
             self.G = self.full[np.ix_(self.work, self.work)]
             return
-        X_new = self.X[:, features]
+        X_new, k = self.X[:, features], len(self.work)
         cross = self.X[:, self.work].T @ X_new / self.n
-        self.G = np.block([[self.G, cross], [cross.T, X_new.T @ X_new / self.n]])
-        self.work = np.concatenate([self.work, features])
+        G = np.empty((k + len(features), k + len(features)))   # (np.block costs more)
+        G[:k, :k], G[:k, k:], G[k:, :k] = self.G, cross, cross.T
+        G[k:, k:] = X_new.T @ X_new / self.n
+        self.G, self.work = G, np.concatenate([self.work, features])
 
 
 def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter, state=None, *, stacklevel=2):
