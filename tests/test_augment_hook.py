@@ -11,8 +11,7 @@ import regbook.np as rnp
 from regbook._training import minibatches
 from regbook.np.augment import SignalAugment
 from regbook.np.losses import softmax_cross_entropy
-from regbook.np.training import make_optimizer, train_step
-from _same_runs import assert_same_runs
+from _same_runs import assert_is_the_handwritten_loop, assert_same_runs
 
 SEEDS = [3, 7, 11]
 #: A real augmentation: every transformation, every draw.
@@ -67,17 +66,14 @@ def test_without_augment_the_numpy_loop_is_the_plain_minibatch_loop(data):
     """augment=None: exactly the steps of a hand-written loop over the seed's batches."""
     X, y, _, _ = data
     settings = dict(optimizer="adam", lr=1e-2, epochs=3, batch_size=16)
-    model = rnp.make_mlp(40, (16,), 10, dropout=0.2, seed=5, dtype="float64")
+
+    def make_model():
+        return rnp.make_mlp(40, (16,), 10, dropout=0.2, seed=5, dtype="float64")
+
+    model = make_model()
     rnp.fit_classifier(model, X, y, seed=5, augment=None, **settings)
-    ref = rnp.make_mlp(40, (16,), 10, dropout=0.2, seed=5, dtype="float64")
-    opt, order = make_optimizer("adam", lr=1e-2), np.random.default_rng(5)
-    X32 = X.astype(np.float32)
-    for _ in range(3):
-        for idx in minibatches(order.permutation(len(X)), 16):
-            train_step(ref, opt, X32[idx], y[idx], data_loss=softmax_cross_entropy, lam1=0.0,
-                       lam2=0.0, decay=[])
-    for a, b in zip(model.get_weights(), ref.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert_is_the_handwritten_loop(model, make_model, X, y, seed=5,
+                                   data_loss=softmax_cross_entropy, **settings)
 
 
 @pytest.mark.parametrize("name", ["np", "torch", "tf"])

@@ -11,9 +11,7 @@ import pytest
 
 import regbook
 import regbook.np as rnp
-from regbook._training import minibatches
-from regbook.np.training import make_optimizer, train_step
-from _same_runs import assert_same_runs
+from _same_runs import assert_is_the_handwritten_loop, assert_same_runs
 
 SEEDS = [3, 7, 11]
 #: (seed, N, C) of the random loss checks: shapes from a single row to many classes.
@@ -258,19 +256,16 @@ def test_the_three_backends_take_the_same_smoothed_steps(optimizer, extra, data,
 def test_numpy_training_minimises_the_smoothed_loss(data):
     """The NumPy loop is the hand-written mini-batch loop on the smoothed loss."""
     X, y, _, _ = data
-    model = rnp.make_mlp(40, (16,), 10, seed=5, dtype="float64")
-    rnp.fit_classifier(model, X, y, seed=5, optimizer="adam", lr=1e-2, epochs=2,
-                       batch_size=16, label_smoothing=0.2)
-    ref = rnp.make_mlp(40, (16,), 10, seed=5, dtype="float64")
-    opt, order = make_optimizer("adam", lr=1e-2), np.random.default_rng(5)
-    X32 = X.astype(np.float32)
-    for _ in range(2):
-        for idx in minibatches(order.permutation(len(X)), 16):
-            train_step(ref, opt, X32[idx], y[idx], lam1=0.0, lam2=0.0, decay=[],
-                       data_loss=lambda z, t: rnp.softmax_cross_entropy(
-                           z, t, label_smoothing=0.2))
-    for a, b in zip(model.get_weights(), ref.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    settings = dict(optimizer="adam", lr=1e-2, epochs=2, batch_size=16)
+
+    def make_model():
+        return rnp.make_mlp(40, (16,), 10, seed=5, dtype="float64")
+
+    model = make_model()
+    rnp.fit_classifier(model, X, y, seed=5, label_smoothing=0.2, **settings)
+    assert_is_the_handwritten_loop(
+        model, make_model, X, y, seed=5, **settings,
+        data_loss=lambda z, t: rnp.softmax_cross_entropy(z, t, label_smoothing=0.2))
 
 
 @pytest.mark.parametrize("name", ["np", "torch", "tf"])
@@ -306,18 +301,15 @@ def test_zero_smoothing_leaves_training_bitwise_unchanged(name, data):
 def test_zero_smoothing_numpy_run_is_the_plain_loss_loop(data):
     """label_smoothing=0: exactly the steps of the pre-smoothing loss, bit for bit."""
     X, y, _, _ = data
-    model = rnp.make_mlp(40, (16,), 10, seed=2, dtype="float64")
-    rnp.fit_classifier(model, X, y, seed=2, optimizer="sgd", lr=0.05, momentum=0.9, epochs=2,
-                       batch_size=16, label_smoothing=0.0)
-    ref = rnp.make_mlp(40, (16,), 10, seed=2, dtype="float64")
-    opt, order = make_optimizer("sgd", lr=0.05, momentum=0.9), np.random.default_rng(2)
-    X32 = X.astype(np.float32)
-    for _ in range(2):
-        for idx in minibatches(order.permutation(len(X)), 16):
-            train_step(ref, opt, X32[idx], y[idx], data_loss=_old_softmax_cross_entropy,
-                       lam1=0.0, lam2=0.0, decay=[])
-    for a, b in zip(model.get_weights(), ref.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    settings = dict(optimizer="sgd", lr=0.05, momentum=0.9, epochs=2, batch_size=16)
+
+    def make_model():
+        return rnp.make_mlp(40, (16,), 10, seed=2, dtype="float64")
+
+    model = make_model()
+    rnp.fit_classifier(model, X, y, seed=2, label_smoothing=0.0, **settings)
+    assert_is_the_handwritten_loop(model, make_model, X, y, seed=2,
+                                   data_loss=_old_softmax_cross_entropy, **settings)
 
 
 # --- fit_seeds with smoothing is still K single runs ------------------------------------------
