@@ -397,9 +397,18 @@ def bench_cnn_step(ctx: Context, batch_size: int = 100, lr: float = 1e-3) -> Non
 
 
 def bench_seeds(ctx: Context, backend: str, n_seeds: int = 10, n: int = 1000,
-                batch_size: int = 100, epochs: int = 2) -> None:
-    """``fit_seeds`` of ``n_seeds`` default CNNs vs a loop of single ``fit_classifier`` runs."""
+                batch_size: int = 100, epochs: int = 2, one_thread: bool = True) -> None:
+    """``fit_seeds`` of ``n_seeds`` default CNNs vs a loop of single ``fit_classifier`` runs.
+
+    ``one_thread``: both sides on one thread (BLAS and torch), which shows the work that
+    training together saves; otherwise both sides with the libraries' default threads on all
+    the usable cores, which is what a chapter on the book's 2-core machines would see (NumPy's
+    ``fit_seeds`` then trains its members in one group per core).
+    """
+    import contextlib
     import importlib
+
+    from regbook._threads import usable_cores
 
     rb = importlib.import_module(f"regbook.{backend}")
     X, y = _mnist1d_rows(n)
@@ -420,7 +429,8 @@ def bench_seeds(ctx: Context, backend: str, n_seeds: int = 10, n: int = 1000,
             return model.get_weights()
         return [t.detach().numpy() for t in model.state_dict().values()]
 
-    with _OneThread(ctx.torch):
+    threads = _OneThread(ctx.torch) if one_thread else contextlib.nullcontext()
+    with threads:
         # Same computation: every seed's final weights and history, together vs alone, in
         # float64 (in float32, Adam turns the rounding noise of near-zero gradients into
         # steps of size lr, so the two orders of summation drift apart by ~lr).
@@ -431,8 +441,9 @@ def bench_seeds(ctx: Context, backend: str, n_seeds: int = 10, n: int = 1000,
             assert np.allclose(h["loss"], rh["loss"], rtol=1e-8), f"seed {s}: loss differs"
         t_reg, t_ref = ctx.timer.pair(together, one_by_one)
     steps = epochs * (n // batch_size)
+    cores = "1 thread" if one_thread else f"default threads, {usable_cores()} cores"
     ctx.rows.append(Row(f"{n_seeds} seeds together (fit_seeds), {backend}",
-                        f"MNIST-1D CNN, {steps} steps of batch {batch_size}, 1 thread",
+                        f"MNIST-1D CNN, {steps} steps of batch {batch_size}, {cores}",
                         f"{n_seeds} sequential fit_classifier", t_reg, t_ref, SEEDS_TARGET,
                         "every seed's weights max err < 1e-8, losses rtol 1e-8 (f64 run); "
                         "timed in f32",
@@ -725,6 +736,9 @@ def _plan(ctx: Context, tensorflow: bool) -> list[tuple[str, Callable[[], None]]
         ("CNN step", lambda: bench_cnn_step(ctx)),
         ("seeds together np", lambda: bench_seeds(ctx, "np")),
         ("seeds together torch", lambda: bench_seeds(ctx, "torch")),
+        ("seeds together np, all cores", lambda: bench_seeds(ctx, "np", one_thread=False)),
+        ("seeds together torch, all cores",
+         lambda: bench_seeds(ctx, "torch", one_thread=False)),
     ]
     if tensorflow:
         plan += [

@@ -11,20 +11,55 @@ single-threaded BLAS level-1 calls; the solvers here run under :func:`one_blas_t
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
 
 _controller = None
+_modules_seen = -1
+
+
+def _blas_controller():
+    """threadpoolctl's controller of the loaded libraries, found again after any import.
+
+    Finding the libraries takes 0.5-2 ms, so the controller is kept; but a library loaded
+    after it was found (SciPy's own OpenBLAS, loaded by the first lasso solve) would escape
+    its limits, so it is found again whenever ``sys.modules`` has changed.
+    """
+    global _controller, _modules_seen
+    if _controller is None or len(sys.modules) != _modules_seen:
+        from threadpoolctl import ThreadpoolController
+        _controller = ThreadpoolController()
+        _modules_seen = len(sys.modules)
+    return _controller
 
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Limit every loaded BLAS library to one thread inside the block, then restore it."""
-    global _controller
-    if _controller is None:          # finding the loaded libraries is slow: do it once
-        from threadpoolctl import ThreadpoolController
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:           # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def parallel_workers(tasks: int) -> int:
+    """How many threads may share ``tasks`` independent NumPy computations.
+
+    As many as BLAS may use now -- the largest thread count of the loaded BLAS libraries, which
+    ``regbook.notebook.setup(threads=k)`` or a ``threadpoolctl`` block sets -- and no more than
+    the usable cores or ``tasks``. At least 1. The caller runs its threads under
+    :func:`one_blas_thread`, so that the workers do not also start BLAS threads.
+    """
+    pools = _blas_controller().select(user_api="blas").lib_controllers
+    allowed = max((pool.num_threads for pool in pools), default=usable_cores())
+    return max(1, min(tasks, usable_cores(), allowed))
 
 
 def framework_threads(framework: str) -> None:
@@ -34,8 +69,6 @@ def framework_threads(framework: str) -> None:
     :mod:`regbook.tf` call this when they load, so the order of a chapter's imports does not
     matter. Without ``REGBOOK_THREADS`` the framework keeps its default.
     """
-    import os
-
     value = os.environ.get("REGBOOK_THREADS")
     if not value:
         return

@@ -1,6 +1,11 @@
 """regbook._threads: the solvers' one-BLAS-thread block limits BLAS and then restores it."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
+import scipy.linalg  # noqa: F401  (loaded before any limit: its OpenBLAS is its own library)
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -40,3 +45,20 @@ def test_lasso_path_is_the_same_whatever_the_callers_thread_count(threads):
         coefs, _ = rnp.lasso_path(X, y, lams)
         assert max(_blas_threads()) == threads       # the caller's setting is back
     np.testing.assert_array_equal(coefs, rnp.lasso_path(X, y, lams)[0])
+
+
+def test_a_blas_library_loaded_later_is_limited_too():
+    # The controller is found before SciPy (and its own OpenBLAS) is loaded; one_blas_thread
+    # must still limit SciPy's library once it is.
+    code = (
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from regbook import _threads\n"
+        "_threads.parallel_workers(4)\n"
+        "import scipy.linalg\n"
+        "with _threads.one_blas_thread():\n"
+        "    print(sorted({p['num_threads'] for p in threadpool_info()"
+        " if p['user_api'] == 'blas'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+    assert out.stdout.strip() == "[1]"

@@ -619,16 +619,29 @@ def stacked_cross_entropy(logits: np.ndarray, y: np.ndarray, *,
     return losses, dlogits
 
 
-def stacked_loss_accuracy(stacked: StackedSequential, X: np.ndarray,
-                          y: np.ndarray) -> list[tuple[float, float]]:
-    """Every member's mean cross-entropy and accuracy on the same ``(X, y)``, evaluation mode."""
+def default_eval_chunk(n_members: int) -> int:
+    """Rows per member of one evaluation pass of ``n_members`` stacked members."""
+    return max(16, 512 // n_members)
+
+
+def stacked_loss_accuracy(stacked: StackedSequential, X: np.ndarray, y: np.ndarray, *,
+                          chunk: int | None = None) -> list[tuple[float, float]]:
+    """Every member's mean cross-entropy and accuracy on the same ``(X, y)``, evaluation mode.
+
+    The rows go through in chunks of ``chunk`` per member, by default ``max(16, 512 // K)``
+    (~512 rows in all per pass: its arrays stay in cache). The chunk size can change the
+    logits in the last bit (BLAS blocks products by size), so groups of one ``fit_seeds`` call
+    share one.
+    """
     n_models = stacked.n_members
-    chunk = max(16, 512 // n_models)     # ~512 rows in all per pass: its arrays stay in cache
+    chunk = default_eval_chunk(n_models) if chunk is None else chunk
     logits = np.concatenate(
         [stacked.forward(np.broadcast_to(X[i:i + chunk], (n_models,) + X[i:i + chunk].shape),
                          training=False) for i in range(0, len(X), chunk)], axis=1)
     n, c = logits.shape[1:]
     logp = log_softmax(logits.reshape(-1, c)).reshape(logits.shape)
-    losses = -logp[:, np.arange(n), y].mean(axis=1)
+    # (K, n) in C order, so that each member's mean is summed as a single run sums it
+    # (NumPy's pairwise sum along a contiguous row), whatever K is
+    losses = -np.ascontiguousarray(logp[:, np.arange(n), y]).mean(axis=1)
     accuracies = np.mean(logits.argmax(axis=2) == y, axis=1)
     return [(float(loss), float(acc)) for loss, acc in zip(losses, accuracies)]
