@@ -83,7 +83,9 @@ class _CholeskyFactor:
     - **remove** features: the rows and columns before the first removed one do not change;
       the block after it is triangularised again by a QR decomposition that only involves the
       removed rows: :math:`O(|\text{removed}|\,t^2)` for the :math:`t` features after it;
-    - **solve** :math:`G_{AA}x = b` by two triangular solves, :math:`O(k^2)`.
+    - **solve** :math:`G_{AA}x = b` by two triangular solves, :math:`O(k^2)`;
+    - **refactor** afresh (:math:`O(k^3)`, no pivoting), cheaper than updating when most of
+      :math:`A` changes at once (the PDAS predictor of :mod:`regbook.np._lasso_warm_start`).
 
     The Schur complement is factorised with pivoting (LAPACK's ``dpstrf``), each feature on the
     scale of its own :math:`G_{jj}`: a feature whose column's squared distance to the span of
@@ -100,6 +102,19 @@ class _CholeskyFactor:
         """Forget every feature (the next :meth:`append` factorises afresh)."""
         self.order = np.empty(0, dtype=np.intp)
         self.R = np.empty((0, 0), order="F")
+
+    def refactor(self, G: np.ndarray, features: np.ndarray) -> bool:
+        """Factorise ``G[features, features]`` afresh (no pivoting); False if not positive
+        definite (the factor is then cleared). Cheaper than updating when most rows change."""
+        block = G[np.ix_(features, features)]
+        R, info = _lapack().dpotrf(block)
+        # As in append: each pivot R_jj^2 is the squared distance of feature j to the span
+        # of the ones before it; refuse the block if one is at most _PIVOT_RTOL G_jj.
+        if info != 0 or np.any(np.square(np.diag(R)) <= _PIVOT_RTOL * np.diag(block)):
+            self.clear()
+            return False
+        self.R, self.order = np.asfortranarray(R), features.copy()
+        return True
 
     def append(self, G: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Append those of ``features`` that keep the block well-conditioned; return them."""
@@ -342,6 +357,9 @@ class _WorkingSet:
         self.full = X.T @ X / self.n if self.n >= X.shape[1] else None
         self.work = np.empty(0, dtype=np.intp)
         self.G = np.empty((0, 0))                     # X_work^T X_work / n
+        # With n < p: the working set's columns of X, and G, in buffers with room to grow,
+        # so that growing copies neither (self.G is then a view of the top-left block).
+        self._X_buf, self._G_buf = np.empty((self.n, 0), order="F"), np.empty((0, 0))
         self._factor, self._factor_lam2 = _CholeskyFactor(), 0.0
 
     def factor(self, lam2: float) -> _CholeskyFactor:
@@ -360,7 +378,10 @@ class _WorkingSet:
             Xtr = self.Xty - self.n * (self.full[:, support] @ ws)
             ry = self.yy - float(ws @ self.Xty[support])
             return Xtr, ry - float(ws @ Xtr[support]), ry
-        r = self.y - self.X[:, support] @ ws if support.size else self.y
+        if 4 * support.size > len(w):                   # (a dense product reads X once)
+            r = self.y - self.X @ w
+        else:
+            r = self.y - self.X[:, support] @ ws if support.size else self.y
         return self.X.T @ r, float(r @ r), float(r @ self.y)
 
     def grow(self, features: np.ndarray) -> None:
@@ -369,12 +390,19 @@ class _WorkingSet:
             self.work = np.concatenate([self.work, features])
             self.G = self.full[np.ix_(self.work, self.work)]
             return
-        X_new, k = self.X[:, features], len(self.work)
-        cross = self.X[:, self.work].T @ X_new / self.n
-        G = np.empty((k + len(features), k + len(features)))   # (np.block costs more)
-        G[:k, :k], G[:k, k:], G[k:, :k] = self.G, cross, cross.T
-        G[k:, k:] = X_new.T @ X_new / self.n
-        self.G, self.work = G, np.concatenate([self.work, features])
+        k, m = len(self.work), len(features)
+        if k + m > self._G_buf.shape[0]:                # double the room
+            room = min(max(2 * (k + m), 64), self.X.shape[1])
+            X_buf, G_buf = np.empty((self.n, room), order="F"), np.empty((room, room))
+            X_buf[:, :k], G_buf[:k, :k] = self._X_buf[:, :k], self.G
+            self._X_buf, self._G_buf = X_buf, G_buf
+        X_new = self._X_buf[:, k:k + m]
+        X_new[...] = self.X[:, features]
+        cross = self._X_buf[:, :k].T @ X_new / self.n
+        G = self._G_buf
+        G[:k, k:k + m], G[k:k + m, :k] = cross, cross.T
+        G[k:k + m, k:k + m] = X_new.T @ X_new / self.n
+        self.G, self.work = G[:k + m, :k + m], np.concatenate([self.work, features])
 
 
 def _enet_centred(X, y, lam1, lam2, w0, tol, max_iter, state=None, *, stacklevel=2):

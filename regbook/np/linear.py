@@ -24,6 +24,7 @@ import numpy as np
 from regbook._threads import one_blas_thread
 from regbook._validate import check_array, check_bool, check_float, check_int, check_Xy
 from regbook.np._active_set import _enet_centred, _gap, _lapack, _WorkingSet
+from regbook.np._lasso_warm_start import _PREDICT_MIN_FEATURES, _pdas_start
 from regbook.objectives import lasso_objective  # noqa: F401  (its old home, kept importable)
 
 __all__ = ["ridge", "lasso", "elastic_net", "lasso_path", "duality_gap"]
@@ -60,8 +61,15 @@ def _solve(X: np.ndarray, y: np.ndarray, lam1: float, lam2: float, fit_intercept
     else:
         _lapack()                      # load SciPy first, so that its BLAS is limited too
         with one_blas_thread():
-            # stacklevel 4: a non-convergence warning points at the reader's call.
-            coef = _enet_centred(Xc, yc, lam1, lam2, None, tol, max_iter, stacklevel=4)[0]
+            # The support and signs predicted (PDAS), then the certified working-set loop
+            # from there; stacklevel 4: a non-convergence warning points at the reader's call.
+            state, w0 = _WorkingSet(Xc, yc), None
+            if X.shape[1] >= _PREDICT_MIN_FEATURES:
+                w0, exact = _pdas_start(state, lam1, lam2)
+                if not exact:          # a working set grown afresh, from w0's support
+                    state = _WorkingSet(Xc, yc)
+            coef = _enet_centred(Xc, yc, lam1, lam2, w0, tol, max_iter, state,
+                                 stacklevel=4)[0]
     return coef, y_mean - float(x_mean @ coef)
 
 
@@ -201,7 +209,10 @@ def lasso(X: np.ndarray, y: np.ndarray, lam: float, *, fit_intercept: bool = Tru
     lasso restricted to that working set *exactly* with a feature-sign (active-set) search on
     its Gram matrix: the non-zero coefficients solve the linear system
     :math:`G_{AA} w_A = X_A^\top y / n - \lambda\,\mathrm{sign}(w_A)`, so the zeros are exact
-    zeros and the non-zeros exact up to rounding.
+    zeros and the non-zeros exact up to rounding. With 32 features or more, the loop starts
+    from a *predicted* support and signs (primal-dual active-set steps, which solve that
+    system on a guessed sign pattern without a line search; ``regbook.np._lasso_warm_start``):
+    on a dense solution they usually find it outright, and the loop only certifies it.
 
     **Stopping rule** (scikit-learn's): with :math:`y` centred, stop when the duality gap of
     :func:`duality_gap` is at most ``tol`` :math:`\cdot\lVert y\rVert^2 / n`, or when no
