@@ -13,7 +13,8 @@ from sklearn.linear_model import Lasso
 
 import regbook.np as rnp
 from regbook import convert, data
-from regbook.np._active_set import _CholeskyFactor, _enet_centred, _gap, _WorkingSet
+from regbook.np._active_set import (_block, _CholeskyFactor, _enet_centred, _gap,
+                                    _WorkingSet)
 from regbook.np._lasso_warm_start import _pdas_start
 
 # (n, p, correlation, lam / lam_max): sparse and dense solutions, n < p and n > p.
@@ -128,6 +129,43 @@ def test_the_correlations_are_the_same_by_either_product(size):
     support = np.sort(rng.choice(120, size, replace=False))
     w[support] = rng.standard_normal(size)
     Xtr, rr, ry = _WorkingSet(X, y).correlations(w, support)
+    r = y - X @ w
+    np.testing.assert_allclose(Xtr, X.T @ r, rtol=1e-12, atol=1e-12)
+    assert rr == pytest.approx(r @ r, rel=1e-12) and ry == pytest.approx(r @ y, rel=1e-12)
+
+
+@pytest.mark.parametrize("rows, cols", [(5, 30), (30, 5), (12, 12)])
+def test_a_block_of_a_view_of_a_larger_buffer_is_the_fancy_indexed_block(rows, cols):
+    rng = np.random.default_rng(3)
+    G = rng.standard_normal((80, 80))[:50, :50]             # as _WorkingSet.G: a view
+    r, c = rng.choice(50, rows, replace=False), rng.choice(50, cols, replace=False)
+    np.testing.assert_array_equal(_block(G, r, c), G[np.ix_(r, c)])
+
+
+def test_a_refactored_factor_is_upper_triangular_and_updates_exactly():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((60, 40))
+    G = X.T @ X / 60
+    factor = _CholeskyFactor()
+    assert factor.refactor(G, np.arange(30))
+    assert factor.R.flags.f_contiguous
+    np.testing.assert_array_equal(np.tril(factor.R, -1), 0.0)
+    factor.remove(np.array([3, 17, 29]))
+    accepted = factor.append(G, np.arange(30, 36))              # (in its pivoting order)
+    np.testing.assert_array_equal(np.sort(accepted), np.arange(30, 36))
+    order = factor.order
+    np.testing.assert_allclose(factor.R.T @ factor.R, G[np.ix_(order, order)], atol=1e-12)
+
+
+def test_the_correlations_from_the_working_set_columns_are_the_direct_ones():
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((40, 120)), rng.standard_normal(40)
+    state = _WorkingSet(X, y)
+    state.grow(rng.permutation(120)[:70])
+    w = np.zeros(120)
+    support = np.sort(rng.choice(state.work, 50, replace=False))  # dense: 4 * 50 > 120
+    w[support] = rng.standard_normal(50)
+    Xtr, rr, ry = state.correlations(w, support)
     r = y - X @ w
     np.testing.assert_allclose(Xtr, X.T @ r, rtol=1e-12, atol=1e-12)
     assert rr == pytest.approx(r @ r, rel=1e-12) and ry == pytest.approx(r @ y, rel=1e-12)

@@ -68,6 +68,14 @@ _PIVOT_RTOL = 1e-10    # enters if (distance to the span of the others / length)
 _ACTIVATE_MIN = 32     # an activation round adds at most max(32, k / 4) violators, worst first
 
 
+def _block(G: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    # G[np.ix_(rows, cols)] by two gathers, the shorter index first: faster. (Not np.take:
+    # on a view of a larger buffer, as _WorkingSet's G is, it was much slower, copying G.)
+    if len(rows) <= len(cols):
+        return G[rows][:, cols]
+    return G[:, cols][rows]
+
+
 class _CholeskyFactor:
     r"""An upper-triangular :math:`R` with :math:`R^\top R = G_{AA}`, updated as :math:`A` changes.
 
@@ -106,23 +114,25 @@ class _CholeskyFactor:
     def refactor(self, G: np.ndarray, features: np.ndarray) -> bool:
         """Factorise ``G[features, features]`` afresh (no pivoting); False if not positive
         definite (the factor is then cleared). Cheaper than updating when most rows change."""
-        block = G[np.ix_(features, features)]
-        R, info = _lapack().dpotrf(block)
+        block = _block(G, features, features)
+        lengths = np.diag(block).copy()
+        # (block.T is block, F-ordered: LAPACK factorises it in place, without a copy)
+        R, info = _lapack().dpotrf(block.T, overwrite_a=1)
         # As in append: each pivot R_jj^2 is the squared distance of feature j to the span
         # of the ones before it; refuse the block if one is at most _PIVOT_RTOL G_jj.
-        if info != 0 or np.any(np.square(np.diag(R)) <= _PIVOT_RTOL * np.diag(block)):
+        if info != 0 or np.any(np.square(np.diag(R)) <= _PIVOT_RTOL * lengths):
             self.clear()
             return False
-        self.R, self.order = np.asfortranarray(R), features.copy()
+        self.R, self.order = R, features.copy()
         return True
 
     def append(self, G: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Append those of ``features`` that keep the block well-conditioned; return them."""
         lapack = _lapack()      # (LAPACK directly: scipy.linalg's wrappers cost more here)
         k = len(self.order)
-        cross = G[np.ix_(self.order, features)]
+        cross = _block(G, self.order, features)
         R12 = lapack.dtrtrs(self.R, cross, trans=1)[0] if k else cross     # R^-T G_AN
-        schur = G[np.ix_(features, features)] - R12.T @ R12
+        schur = _block(G, features, features) - R12.T @ R12
         scale = np.sqrt(np.maximum(G[features, features], 1e-300))
         c, piv, rank, _ = lapack.dpstrf(schur / np.outer(scale, scale), tol=_PIVOT_RTOL)
         keep = piv[:rank] - 1                             # LAPACK's pivots count from 1
@@ -141,12 +151,13 @@ class _CholeskyFactor:
         # The tail's columns lose their entries in the removed rows V, so its new block S must
         # satisfy S^T S = T^T T + V^T V, T the (triangular) tail rows: S is the R of the QR
         # of [T; V], which LAPACK's dtpqrt computes for a triangle on top of a rectangle.
-        C = self.R[:, tail]
         R = np.empty((k, k), order="F")
         R[:, :first] = self.R[:k, :first]
-        R[:first, first:] = C[:first]
+        R[:first, first:] = self.R[:first, tail]
         if tail.size:
-            T, V = np.asfortranarray(C[tail]), np.asfortranarray(C[gone])
+            # Rt: the tail's columns of R from row `first` on, as rows of R^T (contiguous)
+            Rt = self.R.T[tail, first:]
+            T, V = Rt[:, tail - first].T, Rt[:, np.flatnonzero(gone) - first].T
             R[first:, first:] = _lapack().dtpqrt(0, min(32, tail.size), T, V,
                                                  overwrite_a=1, overwrite_b=1)[0]
         self.R, self.order = R, self.order[kept]
@@ -378,7 +389,10 @@ class _WorkingSet:
             Xtr = self.Xty - self.n * (self.full[:, support] @ ws)
             ry = self.yy - float(ws @ self.Xty[support])
             return Xtr, ry - float(ws @ Xtr[support]), ry
-        if 4 * support.size > len(w):                   # (a dense product reads X once)
+        k = len(self.work)
+        if 4 * support.size > len(w) and np.count_nonzero(w[self.work]) == support.size:
+            r = self.y - self._X_buf[:, :k] @ w[self.work]  # (the working set's columns only)
+        elif 4 * support.size > len(w):                 # (a dense product reads X once)
             r = self.y - self.X @ w
         else:
             r = self.y - self.X[:, support] @ ws if support.size else self.y
@@ -397,11 +411,11 @@ class _WorkingSet:
             X_buf[:, :k], G_buf[:k, :k] = self._X_buf[:, :k], self.G
             self._X_buf, self._G_buf = X_buf, G_buf
         X_new = self._X_buf[:, k:k + m]
-        X_new[...] = self.X[:, features]
-        cross = self._X_buf[:, :k].T @ X_new / self.n
+        X_new.T[...] = self.X.T[features]       # (rows of X^T into rows of X_new^T: faster)
+        cross = self._X_buf[:, :k + m].T @ X_new                  # the new columns of G, * n
+        cross /= self.n
         G = self._G_buf
-        G[:k, k:k + m], G[k:k + m, :k] = cross, cross.T
-        G[k:k + m, k:k + m] = X_new.T @ X_new / self.n
+        G[:k + m, k:k + m], G[k:k + m, :k] = cross, cross[:k].T
         self.G, self.work = G[:k + m, :k + m], np.concatenate([self.work, features])
 
 
