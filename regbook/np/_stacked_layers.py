@@ -14,28 +14,22 @@ with hand-written backward passes, as the single layers have.
 **Layout.** Between :class:`~regbook.np.AddChannel` and :class:`~regbook.np.Flatten` the
 stacked activations are kept *channels last*, ``(K, B, L, C)``, where the single layers use
 PyTorch's ``(B, C, L)``. A convolution window of k positions then covers ``k C`` consecutive
-numbers, so the im2col patches of all members are copied tap by tap in a few long copies,
-and the product :math:`P_k W_k'` (:math:`W_k'` the kernel as a ``(k C_in, C_out)`` matrix)
-comes out already in the next layer's layout: no transposes of the activations, which
+numbers, so the im2col patches of all members are one strided view copied with contiguous
+rows, and the product :math:`P_k W_k'` (:math:`W_k'` the kernel as a ``(k C_in, C_out)``
+matrix) comes out already in the next layer's layout: no transposes of the activations, which
 dominate the single layers' cost at these sizes. A convolution with many input channels
 skips even the patches: its padded input, cut into rows of ``stride`` positions, is multiplied
 by the kernel's taps in a few shifted products (:class:`_Conv1d`'s grouped form); and a ReLU
 right before such a convolution or :class:`~regbook.np.Flatten` is applied by that layer as it
-copies its input, so the activations are read and written once less. An im2col convolution
-(the first layer's single channel) followed by a grouped one writes its product straight into
-that layer's padded input (no copy, and its gradient comes back as the rows of its own
-weight-gradient product). :class:`~regbook.np.Flatten` followed by
-:class:`~regbook.np.Linear` keeps the ``(L, C)`` order and the head permutes its weight's rows
-instead (a copy of the small weight, not of the activations); otherwise it returns to ``(C,
-L)`` order. Large work arrays are kept and reused from step to step (:meth:`_Stacked._buffer`:
-fresh pages cost more than the arithmetic), and the softmax cross-entropy runs with the
-classes on a middle axis. Dropout masks are drawn in the single layer's ``(B, C, L)`` shape
-from each member's own generator (in a single run's order) and transposed. Batch norm's
-statistics and running estimates are per member and channel (:math:`m = B L` values each);
-layer norm's :math:`\hat x` is :func:`~regbook.np.layernorm_forward`'s (it normalises any
-leading axes), with each member's :math:`\gamma_k, \beta_k`; the pooling pairs of
-:mod:`regbook.np.conv` are reused with the members folded into the batch. So stacked training
-equals K single runs up to rounding.
+copies its input, so the activations are read and written once less.
+:class:`~regbook.np.Flatten` returns to ``(C, L)`` order, so the head's weights are the
+members' own; dropout masks are drawn in the single layer's ``(B, C, L)`` shape from each
+member's own generator (in a single run's order) and transposed. Batch norm's statistics and
+running estimates are per member and channel (:math:`m = B L` values each); layer norm's
+:math:`\hat x` is :func:`~regbook.np.layernorm_forward`'s (it normalises any leading axes),
+with each member's :math:`\gamma_k, \beta_k`; the pooling pairs of :mod:`regbook.np.conv`
+are reused with the members folded into the batch. So stacked training equals K single runs
+up to rounding.
 
 The parameter names are a :class:`~regbook.np.Sequential`'s (``"0.W"``, ``"1.w"``, ...), so
 the toolkit's optimizers (:mod:`regbook.np.optimizers`, elementwise rules) and the training
@@ -45,6 +39,7 @@ step (:func:`regbook.np.training.train_step`) apply to a :class:`StackedSequenti
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from regbook.np.batchnorm import BatchNorm
 from regbook.np.conv import (
@@ -69,6 +64,7 @@ from regbook.np.layers import (
     Sequential,
     _LayerList,
 )
+from regbook.np.losses import log_softmax
 
 __all__ = ["StackedSequential", "stacked_cross_entropy", "stacked_loss_accuracy"]
 
@@ -93,26 +89,6 @@ class _Stacked:
         self.buffers = {k: np.stack([m.buffers[k] for m in members]) for k in first.buffers}
         self.grads: dict[str, np.ndarray] = {}
         self.cache = None
-        self._buffers: dict[tuple, np.ndarray] = {}
-
-    def _buffer(self, name: str, shape: tuple, dtype, fill=None) -> np.ndarray:
-        """The work array ``name`` of this shape and dtype, kept and reused from call to call
-        (in ``_buffers``; not to be confused with ``buffers``, the members' running estimates).
-
-        The batches of one run have one shape, so every step would allocate the same large
-        arrays again, and fresh pages cost more than the arithmetic here. A new buffer is
-        zero (``fill(buffer)`` is then called once); a layer that writes only the interior of
-        a padded copy finds its zero border still zero. Only this layer's work arrays and
-        caches are buffers: never an array that a caller keeps (outputs of the network,
-        gradients, parameters).
-        """
-        key = (name, tuple(shape), np.dtype(dtype))
-        buf = self._buffers.get(key)
-        if buf is None:
-            buf = self._buffers[key] = np.zeros(shape, dtype)
-            if fill is not None:
-                fill(buf)
-        return buf
 
     def write_back(self) -> None:
         """Copy member k's slice of every stacked array into member k's own arrays."""
@@ -128,35 +104,15 @@ class _Stacked:
 
 class _Linear(_Stacked):
     r""":math:`Y_k = X_k W_k + b_k`; backward :math:`X_k^\top G_k`, :math:`\sum_i G_{k,i}`,
-    :math:`G_k W_k^\top`.
-
-    After a :class:`_Flatten` that keeps the ``(L, C)`` order (``flatten``, set by
-    :class:`StackedSequential`) the input's columns are in that order, so the product uses
-    :math:`W_k` with its rows permuted from the single layer's ``(C, L)`` order (a copy of the
-    small weight, not of the activations), and :math:`\partial W_k` is permuted back."""
-
-    flatten: _Flatten | None = None
-
-    def _weight(self, order: tuple | None) -> np.ndarray:
-        W = self.params["W"]
-        if order is None:
-            return W
-        length, c = order
-        return W.reshape(len(W), c, length, -1).transpose(0, 2, 1, 3).reshape(W.shape)
+    :math:`G_k W_k^\top`."""
 
     def forward(self, x, training):
-        order = self.flatten.order if self.flatten is not None else None
-        W = self._weight(order)
-        self.cache = (x, W, order)
-        return np.matmul(x, W) + self.params["b"][:, None, :]
+        self.cache = x
+        return np.matmul(x, self.params["W"]) + self.params["b"][:, None, :]
 
     def backward(self, dout, need_dx=True):
-        x, W, order = self.cache
-        dW = np.matmul(x.transpose(0, 2, 1), dout)
-        if order is not None:
-            length, c = order
-            dW = dW.reshape(len(dW), length, c, -1).transpose(0, 2, 1, 3).reshape(dW.shape)
-        self.grads = {"W": dW, "b": _column_sum(dout)}
+        x, W = self.cache, self.params["W"]
+        self.grads = {"W": np.matmul(x.transpose(0, 2, 1), dout), "b": _column_sum(dout)}
         return np.matmul(dout, W.transpose(0, 2, 1)) if need_dx else None
 
 
@@ -194,12 +150,7 @@ class _Conv1d(_Stacked):
     stored with a column of ones so that the bias is part of the product,
     :math:`Y_k = [P_k\ \mathbf 1] [W_k'; b_k^\top]`; backward :math:`[\partial W_k';
     \partial b_k^\top] = [P_k\ \mathbf 1]^\top G_k`, :math:`\partial P_k = G_k W_k'^\top`
-    added back tap by tap (col2im). With ``next_conv`` (a grouped convolution after it, only a
-    folded ReLU between; set by :class:`StackedSequential`) each example's rows of
-    :math:`[P_k\ \mathbf 1]` are that layer's padded positions, zero rows around the
-    :math:`L_\text{out}` patches, so the product *is* that layer's padded input :math:`F`
-    (written there, zero padding included); its backward pass then hands back the gradient of
-    every row of :math:`F`, which is already :math:`G_k` (the zero rows add nothing)."""
+    added back tap by tap (col2im)."""
 
     def __init__(self, members: list):
         super().__init__(members)
@@ -207,26 +158,6 @@ class _Conv1d(_Stacked):
         self.k, self.s, self.p = layer.kernel_size, layer.stride, layer.padding
         self.grouped = self.s * layer.c_in >= _GROUPED_MIN_WIDTH
         self.relu_input = False
-        self.next_conv: _Conv1d | None = None     # im2col form: a grouped convolution next
-        self._prefilled = False                   # grouped: the frame holds this input
-
-    def _frame(self, shape: tuple, dtype) -> tuple:
-        """The grouped form's padded input ``F`` for an input of ``shape`` ``(K, B, L, C_in)``:
-        ``(frame, padded, l_out, per_example, keep)``, ``padded`` the ``(K, B, s
-        per_example, C_in)`` view of its first ``B per_example`` rows and ``keep`` the input
-        positions some window reads (from position ``p`` of ``padded``)."""
-        n_models, n, length, c_in = shape
-        k, s, p = self.k, self.s, self.p
-        n_groups = len(self._groups(c_in))
-        l_out = (length + 2 * p - k) // s + 1
-        per_example = l_out + n_groups - 1                     # rows of F per example
-        rows = n * per_example
-        # zero from its first use: the rows past the last example (read only by discarded
-        # outputs) and the padding positions; only the interior is written
-        frame = self._buffer(f"frame{length}", (n_models, rows + n_groups - 1, s * c_in), dtype)
-        padded = frame[:, :rows].reshape(n_models, n, s * per_example, c_in)
-        keep = min(length, s * per_example - p)
-        return frame, padded, l_out, per_example, keep
 
     def _kernel(self) -> np.ndarray:
         w = self.params["w"]                                   # (K, C_out, C_in, k)
@@ -243,41 +174,39 @@ class _Conv1d(_Stacked):
         if not self.grouped:
             return self._forward_im2col(x, kernel)
         n_models, n, length, c_in = x.shape
-        p, groups = self.p, self._groups(c_in)
-        frame, padded, l_out, per_example, keep = self._frame(x.shape, x.dtype)
+        k, s, p = self.k, self.s, self.p
+        groups = self._groups(c_in)
+        l_out = (length + 2 * p - k) // s + 1
+        per_example = l_out + len(groups) - 1                  # rows of F per example
         rows = n * per_example
-        prefilled, self._prefilled = self._prefilled, False
-        if prefilled:                              # x is padded's interior, written there
-            if self.relu_input:
-                np.maximum(frame[:, :rows], 0, out=frame[:, :rows])   # the zeros stay
-        elif self.relu_input:
+        frame = np.empty((n_models, rows + len(groups) - 1, s * c_in), x.dtype)
+        frame[:, rows:] = 0                                    # read only by discarded rows
+        padded = frame[:, :rows].reshape(n_models, n, s * per_example, c_in)
+        keep = min(length, s * per_example - p)                # positions some window reads
+        padded[:, :, :p] = 0
+        padded[:, :, p + keep:] = 0
+        if self.relu_input:
             np.maximum(x[:, :, :keep], 0, out=padded[:, :, p:p + keep])
         else:
             padded[:, :, p:p + keep] = x[:, :, :keep]
-        c_out = kernel.shape[2]
-        out = self._buffer("out", (n_models, rows, c_out), x.dtype)
-        part = self._buffer("part", (n_models, rows, c_out), x.dtype) if len(groups) > 1 else None
+        out = None
         for g, (first, width) in enumerate(groups):
-            np.matmul(frame[:, g:g + rows, :width], kernel[:, first:first + width],
-                      out=out if g == 0 else part)
-            if g > 0:
-                out += part
-        _add_bias(out, self.params["b"])
-        self.cache = (frame, kernel, x.shape, l_out, prefilled)
+            part = np.matmul(frame[:, g:g + rows, :width], kernel[:, first:first + width])
+            out = part if out is None else np.add(out, part, out=out)
+        out += self.params["b"][:, None, :]
+        self.cache = (frame, kernel, x.shape, l_out)
         return out.reshape(n_models, n, per_example, -1)[:, :, :l_out]
 
     def backward(self, dout, need_dx=True):
         if not self.grouped:
             return self._backward_im2col(dout, need_dx)
-        frame, kernel, (n_models, n, length, c_in), l_out, prefilled = self.cache
+        frame, kernel, (n_models, n, length, c_in), l_out = self.cache
         s, p = self.s, self.p
         groups = self._groups(c_in)
         per_example = l_out + len(groups) - 1
         rows = n * per_example
-        c_out = kernel.shape[2]
-        # zero from its first use in the discarded rows, which are never written
-        g_frame = self._buffer("g_frame", (n_models, n, per_example, c_out), kernel.dtype)
-        g_frame[:, :, :l_out] = dout
+        g_frame = np.zeros((n_models, n, per_example, kernel.shape[2]), kernel.dtype)
+        g_frame[:, :, :l_out] = dout                           # zero for discarded rows
         g = g_frame.reshape(n_models, rows, -1)
         dkernel = np.empty(kernel.shape, frame.dtype)
         for i, (first, width) in enumerate(groups):
@@ -288,7 +217,7 @@ class _Conv1d(_Stacked):
         if not need_dx:
             return None
         kernel_t = kernel.transpose(0, 2, 1)                   # (K, C_out, k C_in)
-        d_frame = self._buffer("d_frame", frame.shape, kernel.dtype)
+        d_frame = np.empty(frame.shape, kernel.dtype)
         d_frame[:, rows:] = 0
         for i, (first, width) in enumerate(groups):
             part = d_frame[:, i:i + rows, :width]
@@ -297,13 +226,9 @@ class _Conv1d(_Stacked):
                 continue
             if i == 0:
                 d_frame[:, :rows] = 0
-            tap = self._buffer("d_part", (n_models, rows, width), kernel.dtype)
-            part += np.matmul(g, kernel_t[:, :, first:first + width], out=tap)
-        if self.relu_input:                                    # ReLU's mask, padding included
-            mask = np.greater(frame, 0, out=self._buffer("mask", frame.shape, bool))
-            np.multiply(d_frame, mask, out=d_frame)
-        if prefilled:          # the previous im2col layer wants the gradient of every row
-            return d_frame[:, :rows].reshape(n_models, n * s * per_example, c_in)
+            part += np.matmul(g, kernel_t[:, :, first:first + width])
+        if self.relu_input:
+            d_frame *= frame > 0                               # ReLU's mask, padding included
         d_padded = d_frame[:, :rows].reshape(n_models, n, s * per_example, c_in)
         keep = min(length, s * per_example - p)
         dx = d_padded[:, :, p:p + keep]
@@ -316,68 +241,30 @@ class _Conv1d(_Stacked):
     def _forward_im2col(self, x, kernel):
         n_models, n, length, c_in = x.shape
         k, s, p = self.k, self.s, self.p
-        padded = self._buffer("padded", (n_models, n, length + 2 * p, c_in), x.dtype)
-        padded[:, :, p:p + length] = x                         # the zero border stays
-        l_out = (length + 2 * p - k) // s + 1
-        c_out = kernel.shape[2]
-        # With a grouped convolution next, the output rows of an example are that layer's
-        # padded positions (zero patch rows around the L_out patches): the product writes
-        # straight into its padded input F, and the gradient coming back is every row of F's.
-        nxt, frame, lead, positions = self.next_conv, None, 0, l_out
-        if nxt is not None:
-            frame, padded_next, _, _, keep = nxt._frame((n_models, n, l_out, c_out), x.dtype)
-            if keep == l_out and frame.dtype == np.result_type(x.dtype, nxt.params["w"]):
-                lead, positions = nxt.p, padded_next.shape[2]
-            else:
-                frame = None
-        # [P 1]: the patches and a column of ones (set once: the bias inside the product)
-        cols = self._buffer(f"cols{lead},{l_out}", (n_models, n, positions, k * c_in + 1), x.dtype,
-                            fill=lambda a: a[:, :, lead:lead + l_out, -1].fill(1))
-        span = s * (l_out - 1) + 1
-        for j in range(k):              # P tap by tap: a few long copies, not one per window
-            cols[:, :, lead:lead + l_out, j * c_in:(j + 1) * c_in] = padded[:, :, j:j + span:s]
-        cols = cols.reshape(n_models, n * positions, -1)
-        kernel_bias = np.concatenate([kernel, self.params["b"][:, None, :]], axis=1)
-        self.cache = (cols, kernel, x.shape, lead, positions)
-        if frame is None:
-            out = np.matmul(cols, kernel_bias)
-            return out.reshape(n_models, n, l_out, -1)
-        out = padded_next.reshape(n_models, n * positions, c_out)        # a view of F
-        np.matmul(cols, kernel_bias, out=out)
-        nxt._prefilled = True
-        return out.reshape(n_models, n, positions, c_out)[:, :, lead:lead + l_out]
+        padded = np.zeros((n_models, n, length + 2 * p, c_in), x.dtype)
+        padded[:, :, p:p + length] = x
+        rows = padded.reshape(n_models, n, -1)                  # each example one long row
+        windows = sliding_window_view(rows, k * c_in, axis=2)[:, :, ::s * c_in]
+        l_out = windows.shape[2]
+        cols = np.empty((n_models, n, l_out, k * c_in + 1), x.dtype)
+        cols[..., :-1] = windows                               # P, one copy
+        cols[..., -1] = 1                                      # [P 1] [W'; b^T] = P W' + 1 b^T
+        cols = cols.reshape(n_models, n * l_out, -1)
+        out = np.matmul(cols, np.concatenate([kernel, self.params["b"][:, None, :]], axis=1))
+        self.cache = (cols, kernel, x.shape)
+        return out.reshape(n_models, n, l_out, -1)
 
     def _backward_im2col(self, dout, need_dx):
-        cols, kernel, (n_models, n, length, c_in), lead, positions = self.cache
+        cols, kernel, (n_models, n, length, c_in) = self.cache
         k, s, p = self.k, self.s, self.p
-        # after a prefilled frame: dout is the gradient of every row of it, (K, B positions, C)
         g = dout.astype(kernel.dtype, copy=False).reshape(n_models, cols.shape[1], -1)
         dkernel = np.matmul(cols.transpose(0, 2, 1), g)      # [dW'; db^T] (K, k C_in + 1, C_out)
         dw = dkernel[:, :-1].reshape(n_models, k, c_in, -1).transpose(0, 3, 2, 1)
         self.grads = {"w": np.ascontiguousarray(dw), "b": dkernel[:, -1].copy()}
         if not need_dx:
             return None
-        l_out = (length + 2 * p - k) // s + 1
-        if positions != l_out:
-            g = g.reshape(n_models, n, positions, -1)[:, :, lead:lead + l_out]
-            g = np.ascontiguousarray(g).reshape(n_models, n * l_out, -1)
         dcols = np.matmul(g, kernel.transpose(0, 2, 1))       # dP (K, B L_out, k C_in)
-        return _col2im(dcols.reshape(n_models, n, l_out, k, c_in), length, s, p)
-
-
-def _add_bias(out: np.ndarray, b: np.ndarray) -> None:
-    """``out`` ``(K, M, C)`` += member k's bias ``b[k]`` ``(C,)`` on every row, in place.
-
-    Over rows of a few outputs at once (``b`` repeated ``m`` times, ``m`` the largest divisor of
-    M up to 32): NumPy runs about twice as fast on long rows as on rows of C = 25 numbers. The
-    same additions, so the same numbers."""
-    n_models, m_rows, c = out.shape
-    if not out.flags.c_contiguous:
-        out += b[:, None, :]
-        return
-    m = next(d for d in range(min(m_rows, 32), 0, -1) if m_rows % d == 0)
-    rows = out.reshape(n_models, m_rows // m, m * c)                  # a view
-    np.add(rows, np.tile(b, m)[:, None, :], out=rows)
+        return _col2im(dcols.reshape(n_models, n, dout.shape[2], k, c_in), length, s, p)
 
 
 def _col2im(dcols: np.ndarray, length: int, stride: int, padding: int) -> np.ndarray:
@@ -581,24 +468,13 @@ class _Flatten(_Stacked):
     r"""Channels-last ``(K, B, L, C)`` to rows ``(K, B, C L)`` in the single layer's ``(C, L)``
     order, so that the next Linear's weights are the members' own. With ``relu_input`` (a
     folded ReLU right before it) the copy is :math:`\max(0, x)` and the backward pass applies
-    its mask.
-
-    With ``keep_order`` (set by :class:`StackedSequential` when a :class:`_Linear` follows,
-    which then permutes its weight's rows instead) the rows stay in ``(L, C)`` order: a plain
-    copy into a reused buffer rather than a transposing one, and a gradient that is already
-    channels last. ``order`` is the last input's ``(L, C)`` (None for rows)."""
+    its mask."""
 
     relu_input = False
-    keep_order = False
-    order: tuple[int, int] | None = None
 
     def forward(self, x, training):
         self.cache = (x.shape, None)
-        self.order = None
-        if x.ndim == 4 and self.keep_order:
-            self.order = x.shape[2:]
-            out = self._buffer("out", x.shape, x.dtype)
-        elif x.ndim == 4:
+        if x.ndim == 4:
             out = np.empty(x.shape[:2] + (x.shape[3], x.shape[2]), x.dtype)
             x = x.transpose(0, 1, 3, 2)
         elif not self.relu_input:
@@ -615,15 +491,9 @@ class _Flatten(_Stacked):
     def backward(self, dout, need_dx=True):
         shape, relu_out = self.cache
         if relu_out is not None:
-            mask = relu_out.reshape(dout.shape) > 0
-            if self.keep_order:                                # the Linear's fresh dx
-                dout = np.multiply(dout, mask, out=dout)
-            else:
-                dout = dout * mask
+            dout = dout * (relu_out.reshape(dout.shape) > 0)
         if len(shape) == 3:
             return dout
-        if self.keep_order:
-            return dout.reshape(shape)
         return dout.reshape(shape[:2] + (shape[3], shape[2])).transpose(0, 1, 3, 2)
 
 
@@ -699,13 +569,6 @@ class StackedSequential(_LayerList):
             if type(before) is _ReLU and (type(layer) is _Flatten
                                           or (type(layer) is _Conv1d and layer.grouped)):
                 before.folded = layer.relu_input = True     # one pass over the activations
-        for conv, between, nxt in zip(self.layers, self.layers[1:], self.layers[2:]):
-            if (type(conv) is _Conv1d and not conv.grouped and type(between) is _ReLU
-                    and between.folded and type(nxt) is _Conv1d):
-                conv.next_conv = nxt                # writes its output into nxt's frame
-        for flatten, head in zip(self.layers, self.layers[1:]):
-            if type(flatten) is _Flatten and type(head) is _Linear:
-                flatten.keep_order, head.flatten = True, flatten
 
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
@@ -741,34 +604,19 @@ def stacked_cross_entropy(logits: np.ndarray, y: np.ndarray, *,
     """
     eps = label_smoothing
     n_models, n, c = logits.shape
-    logp = _log_softmax_classes_first(_classes_first(logits))  # (K, C, B)
+    logp = log_softmax(logits.reshape(n_models * n, c)).reshape(logits.shape)
     members, rows = np.arange(n_models)[:, None], np.arange(n)[None, :]
     dlogits = np.exp(logp)
     if eps == 0.0:
-        losses = -logp[members, y, rows].mean(axis=1)
-        dlogits[members, y, rows] -= 1.0
+        losses = -logp[members, rows, y].mean(axis=1)
+        dlogits[members, rows, y] -= 1.0
     else:
-        losses = -((1.0 - eps) * logp[members, y, rows]
-                   + (eps / c) * logp.sum(axis=1)).mean(axis=1)
-        dlogits[members, y, rows] -= 1.0 - eps
+        losses = -((1.0 - eps) * logp[members, rows, y]
+                   + (eps / c) * logp.sum(axis=2)).mean(axis=1)
+        dlogits[members, rows, y] -= 1.0 - eps
         dlogits -= eps / c
     dlogits /= n
-    return losses, np.ascontiguousarray(dlogits.transpose(0, 2, 1))
-
-
-def _classes_first(logits: np.ndarray) -> np.ndarray:
-    """``(K, n, C)`` logits as a C-ordered ``(K, C, n)`` array (floating point)."""
-    z = np.ascontiguousarray(logits.transpose(0, 2, 1))
-    return z if z.dtype.kind == "f" else z.astype(np.float64)
-
-
-def _log_softmax_classes_first(z: np.ndarray) -> np.ndarray:
-    r"""The log-softmax over the classes of ``(K, C, n)`` logits :math:`z`:
-    :math:`(z_c - \max_j z_j) - \log \sum_j e^{z_j - \max_j z_j}`
-    (:func:`regbook.np.log_softmax`'s formula). NumPy reduces a middle axis row against row,
-    several times faster than a short last axis of C = 10 classes."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return losses, dlogits
 
 
 def default_eval_chunk(n_members: int) -> int:
@@ -790,11 +638,10 @@ def stacked_loss_accuracy(stacked: StackedSequential, X: np.ndarray, y: np.ndarr
     logits = np.concatenate(
         [stacked.forward(np.broadcast_to(X[i:i + chunk], (n_models,) + X[i:i + chunk].shape),
                          training=False) for i in range(0, len(X), chunk)], axis=1)
-    n = logits.shape[1]
-    z = _classes_first(logits)                                 # (K, C, n)
-    logp = _log_softmax_classes_first(z)
+    n, c = logits.shape[1:]
+    logp = log_softmax(logits.reshape(-1, c)).reshape(logits.shape)
     # (K, n) in C order, so that each member's mean is summed as a single run sums it
     # (NumPy's pairwise sum along a contiguous row), whatever K is
-    losses = -np.ascontiguousarray(logp[:, y, np.arange(n)]).mean(axis=1)
-    accuracies = np.mean(z.argmax(axis=1) == y, axis=1)
+    losses = -np.ascontiguousarray(logp[:, np.arange(n), y]).mean(axis=1)
+    accuracies = np.mean(logits.argmax(axis=2) == y, axis=1)
     return [(float(loss), float(acc)) for loss, acc in zip(losses, accuracies)]
