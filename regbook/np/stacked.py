@@ -102,7 +102,7 @@ def fit_seeds(make_model, X_train, y_train,
     **Threads.** The members are split into as many groups as BLAS may use threads now (at
     most the usable cores and K; :func:`regbook._threads.parallel_workers`), and each group
     trains, stacked, in a thread of its own: NumPy releases the GIL in its loops and products,
-    so on two cores ten seeds train in about 0.6 of the time of one group. Under
+    so on two cores ten seeds train in 0.6-0.75 of the time of one group. Under
     ``regbook.notebook.setup(threads=1)`` (the chapters) or
     ``threadpoolctl.threadpool_limits(1)`` there is one group. BLAS always runs on one thread
     inside (the products are small, and a multi-threaded product can round differently), and
