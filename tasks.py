@@ -118,17 +118,21 @@ STUDENT = BUILD / "student"
 
 
 def student_book() -> None:
-    """Build the student edition: ``hide_solutions`` on (book/_ext/student_edition.py), the
-    main build's execution cache reused, so only pages whose code changed are executed."""
+    """Build the student edition: ``hide_solutions`` on (book/_ext/student_edition.py), no
+    launch buttons, the main build's execution cache reused, so only pages whose code changed
+    are executed."""
     book_config = BUILD / "student-config.yml"
     BUILD.mkdir(exist_ok=True)
     # jupyter-book --config replaces _config.yml: the student config is the book's config plus
-    # two settings (written by the venv's Python, which has PyYAML).
+    # a few settings (written by the venv's Python, which has PyYAML).
     _run(str(BIN / "python"), "-c", (
         "import sys, yaml; c = yaml.safe_load(open(sys.argv[1]));"
         "c.setdefault('execute', {})['cache'] = sys.argv[3];"
         "c['sphinx'].setdefault('config', {})['hide_solutions'] = True;"
         "c['title'] += ' (student edition)';"
+        # no Binder or Colab buttons: they open the repository's notebooks, solutions included
+        "c['launch_buttons'] = {**c.get('launch_buttons', {}), 'binderhub_url': '',"
+        " 'colab_url': ''};"
         # local extensions are found relative to the config file: make them absolute
         "ext = c['sphinx'].get('local_extensions') or {};"
         "c['sphinx']['local_extensions'] = {k: sys.argv[4] + '/' + v for k, v in ext.items()};"

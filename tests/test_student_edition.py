@@ -66,6 +66,18 @@ def test_student_edition_keeps_the_exercises_and_drops_the_solutions(name):
     assert not leaked, f"solution code on the student page: {leaked}"
 
 
+_LAUNCH = re.compile(r'href="https://(mybinder\.org|colab\.research\.google\.com)/')
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_only_the_book_launches_the_repositorys_notebooks(name):
+    """Binder and Colab open the repository's notebook, solutions included: the book has the
+    two buttons, the student edition neither."""
+    book, student = _page(BOOK_HTML, name), _page(STUDENT_HTML, name)
+    assert len(_LAUNCH.findall(book)) == 2
+    assert not _LAUNCH.findall(student)
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_student_download_notebook_has_no_solutions(name):
     _page(STUDENT_HTML, name)
