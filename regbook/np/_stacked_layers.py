@@ -260,8 +260,8 @@ class _Conv1d(_Stacked):
             tap = self._buffer("d_part", (n_models, rows, width), kernel.dtype)
             part += np.matmul(g, kernel_t[:, :, first:first + width], out=tap)
         if self.relu_input:                                    # ReLU's mask, padding included
-            np.multiply(d_frame, np.greater(frame, 0, out=self._buffer("mask", frame.shape,
-                                                                        bool)), out=d_frame)
+            mask = np.greater(frame, 0, out=self._buffer("mask", frame.shape, bool))
+            np.multiply(d_frame, mask, out=d_frame)
         d_padded = d_frame[:, :rows].reshape(n_models, n, s * per_example, c_in)
         keep = min(length, s * per_example - p)
         dx = d_padded[:, :, p:p + keep]
